@@ -1,0 +1,99 @@
+"""One response envelope for every API response, and the one exception handler.
+
+Every answer is ``{"success", "messages", "requestId", "datatalksId", "key"}``; the
+envelope is also kept on the request so the request log records what was answered.
+"""
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from .errors import ApiError
+from .middleware import current_request_id
+
+logger = logging.getLogger(__name__)
+
+SERVER_ERROR = (
+    "Internal server error: please contact us and include the requestId in your report."
+)
+UNAVAILABLE = "The service is temporarily unavailable; retry shortly with the same body."
+
+
+def envelope(request, *, success: bool, messages: list[str], datatalks_id=None) -> dict:
+    """The response body; also remembered on the request for the request log."""
+    django_request = getattr(request, "_request", request)
+    caller = getattr(django_request, "caller", None)
+    body = {
+        "success": success,
+        "messages": messages,
+        "requestId": getattr(django_request, "request_id", None) or current_request_id(),
+        "datatalksId": str(datatalks_id) if datatalks_id else None,
+        "key": caller.access_key_id if caller else None,
+    }
+    django_request.envelope = body
+    return body
+
+
+def envelope_response(request, status: int, messages: list[str], **headers) -> JsonResponse:
+    """A plain Django response in the envelope, for errors outside DRF views."""
+    body = envelope(request, success=status < 400, messages=messages)
+    response = JsonResponse(body, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def exception_handler(exc, context):
+    """Maps every exception a view can raise to the envelope; never a traceback."""
+    request = context["request"]
+    status, messages, headers = _classify(exc)
+    body = envelope(request, success=False, messages=messages)
+    return Response(body, status=status, headers=headers)
+
+
+def _classify(exc) -> tuple[int, list[str], dict]:
+    if isinstance(exc, ApiError):
+        return exc.status_code, exc.messages, {}
+    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+        return 403, [str(exc.detail)], {}
+    if isinstance(exc, drf.Throttled):
+        return 429, [str(exc.detail)], {"Retry-After": str(exc.wait or 1)}
+    if isinstance(exc, drf.APIException):
+        return exc.status_code, _detail_messages(exc.detail), {}
+    if isinstance(exc, RequestDataTooBig):
+        return 413, [str(exc) or "The request body is too large."], {}
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.error("database unavailable: %s", exc.__class__.__name__)
+        return 503, [UNAVAILABLE], {"Retry-After": "5"}
+    if isinstance(exc, DatabaseError):
+        logger.exception("database error")
+        return 500, [SERVER_ERROR], {}
+    logger.exception("unhandled error")
+    return 500, [SERVER_ERROR], {}
+
+
+def _detail_messages(detail) -> list[str]:
+    if isinstance(detail, list):
+        return [str(item) for item in detail]
+    if isinstance(detail, dict):
+        return [f"{key}: {value}" for key, value in detail.items()]
+    return [str(detail)]
+
+
+# Django-level handlers, for requests that never reach a DRF view.
+def bad_request(request, exception=None):
+    return envelope_response(request, 400, ["Bad request."])
+
+
+def not_found(request, exception=None):
+    return envelope_response(
+        request, 404, [f"No endpoint at {request.method} {request.path}."]
+    )
+
+
+def server_error(request):
+    return envelope_response(request, 500, [SERVER_ERROR])

@@ -1,0 +1,23 @@
+"""Domain errors: raised by services, turned into the response envelope by datatalks.api."""
+
+
+class ApiError(Exception):
+    """An error the caller can act on; ``messages`` are shown to them as they are."""
+
+    status_code = 400
+
+    def __init__(self, *messages: str):
+        super().__init__("; ".join(messages))
+        self.messages = list(messages)
+
+
+class PayloadInvalid(ApiError):
+    """The body or its ``data`` broke one or more rules; every problem is listed."""
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+
+class NotFound(ApiError):
+    status_code = 404

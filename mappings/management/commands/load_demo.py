@@ -1,0 +1,12 @@
+from django.core.management.base import BaseCommand
+
+from mappings.demo import demo_load
+
+
+class Command(BaseCommand):
+    help = "Create the demo customer with the reference examples' types (idempotent)."
+
+    def handle(self, *args, **options):
+        customer = demo_load()
+        types = ", ".join(customer.data_point_types.values_list("name", flat=True))
+        self.stdout.write(f"Demo customer '{customer.slug}' ready with types: {types}")

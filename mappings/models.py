@@ -1,0 +1,207 @@
+"""The onboarding model: customers, their group keys, data point types and field mappings."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+from . import types
+
+identifier_validator = RegexValidator(
+    r"^[A-Za-z_][A-Za-z0-9_\-]*$",
+    "Use letters, digits, '_' and '-', starting with a letter or '_'.",
+)
+
+
+class Category(models.TextChoices):
+    PROFILE = "profile", "Profile"
+    EVENT = "event", "Event"
+    INVENTORY = "inventory", "Inventory"
+
+
+class Customer(models.Model):
+    """A tenant of the CDP: everything else hangs off one customer."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    active = models.BooleanField(default=True)
+    salesmanago_enabled = models.BooleanField(
+        "Salesmanago integration enabled",
+        default=False,
+        help_text="Send this customer's accepted data to its Salesmanago accounts.",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="Europe/Stockholm",
+        help_text="The zone the customer's datetimes are in (they are sent without one).",
+    )
+    # Bumped on every change to the customer's types, fields or group keys; compiled
+    # specs are cached per (customer, mapping_version), so a bump invalidates them.
+    mapping_version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+
+class GroupKey(models.Model):
+    """A brand's or market's key (``main_group``): routes data to its integration accounts."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="group_keys")
+    key = models.CharField(max_length=100, validators=[identifier_validator])
+    description = models.CharField(max_length=200, blank=True)
+    is_default = models.BooleanField(
+        "default", default=False, help_text="Used by v3 requests that send no groupKey."
+    )
+
+    class Meta:
+        ordering = ["customer__name", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "key"], name="group_key_unique_per_customer"),
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(is_default=True),
+                name="one_default_group_key_per_customer",
+                violation_error_message="A customer has exactly one default group key.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}{' (default)' if self.is_default else ''}"
+
+
+class DataPointType(models.Model):
+    """A kind of data a customer sends (``person``, ``purchase_ev``), under one category."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="data_point_types"
+    )
+    category = models.CharField(max_length=16, choices=Category.choices)
+    name = models.CharField(
+        max_length=100,
+        validators=[identifier_validator],
+        help_text="The value customers send in the payload's `type`.",
+    )
+    description = models.TextField(blank=True)
+    active = models.BooleanField(
+        default=False, help_text="Only active types are accepted; needs a Hard-ID field."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["customer__name", "category", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "name"], name="type_name_unique_per_customer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_category_display().lower()})"
+
+    def clean(self):
+        if self.active and self.pk and not self.fields.filter(hard_id=True).exists():
+            raise ValidationError(
+                {"active": "An active type needs at least one Hard-ID field."}
+            )
+
+
+class FieldMapping(models.Model):
+    """One field of a data point type: where it comes from, what it is, how it is checked."""
+
+    data_point_type = models.ForeignKey(
+        DataPointType, on_delete=models.CASCADE, related_name="fields"
+    )
+    source_field = models.CharField(
+        max_length=100, help_text="The key in the payload's `data`."
+    )
+    cdp_field = models.CharField(
+        "CDP field",
+        max_length=100,
+        validators=[identifier_validator],
+        help_text="The name the value is stored under in the CDP.",
+    )
+    data_type = models.CharField(max_length=16, choices=types.DataType.choices)
+    format = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=(
+            "Datetime: a pattern such as YYYY-MM-DD HH:MM:SS. "
+            "Boolean: the true/false words, such as Yes/No."
+        ),
+    )
+    optional = models.BooleanField(default=False)
+    hard_id = models.BooleanField(
+        "Hard-ID", default=False, help_text="Part of the customer's own unique key."
+    )
+    secondary_id = models.BooleanField(
+        "secondary identifier",
+        default=False,
+        help_text="Another id of the same entity, such as an email or CRM id.",
+    )
+    references = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="referenced_by",
+        help_text="Events: the profile Hard-ID field this field refers to.",
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["data_point_type", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["data_point_type", "source_field"],
+                name="source_field_unique_per_type",
+                violation_error_message="This source field is already mapped in this type.",
+            ),
+            models.UniqueConstraint(
+                fields=["data_point_type", "cdp_field"],
+                name="cdp_field_unique_per_type",
+                violation_error_message="This CDP field name is already used in this type.",
+            ),
+            models.CheckConstraint(
+                condition=~(Q(hard_id=True) & Q(optional=True)),
+                name="hard_id_not_optional",
+                violation_error_message="A Hard-ID field cannot be optional.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(references=F("id")),
+                name="field_does_not_reference_itself",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.data_point_type.name}.{self.source_field} → {self.cdp_field}"
+
+    def clean(self):
+        errors = {}
+        if self.hard_id and self.optional:
+            errors["optional"] = "A Hard-ID field cannot be optional."
+        if self.hard_id and self.data_type == types.DataType.LIST:
+            errors["hard_id"] = "A list cannot be part of the Hard-ID."
+        try:
+            types.check_format(self.data_type, self.format)
+        except ValueError as exc:
+            errors["format"] = str(exc)
+        if self.references_id:
+            errors.update(self._reference_errors())
+        if errors:
+            raise ValidationError(errors)
+
+    def _reference_errors(self) -> dict[str, str]:
+        target = self.references
+        owner = self.data_point_type
+        if target.data_point_type.customer_id != owner.customer_id:
+            return {"references": "The referenced field belongs to another customer."}
+        if target.data_point_type.category != Category.PROFILE:
+            return {"references": "Only a profile type's field can be referenced."}
+        if not target.hard_id or target.data_point_type.fields.filter(hard_id=True).count() != 1:
+            return {"references": "The referenced field must be its profile type's only Hard-ID."}
+        if target.data_type != self.data_type:
+            return {"references": f"The referenced field is a {target.data_type}, not a {self.data_type}."}
+        return {}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# make run: migrate, load the demo, create an admin, then web + worker + beat in the
+# foreground; Ctrl-C stops all three. Uses DATABASE_URL/REDIS_URL when set, else the
+# embedded default (SQLite and kombu's filesystem broker).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
+PY=.venv/bin/python
+BIN=.venv/bin
+
+$PY manage.py migrate --no-input
+$PY manage.py load_demo
+$PY manage.py ensure_admin
+$PY manage.py demo_credentials || true
+
+trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
+$BIN/celery -A datatalks worker --loglevel=INFO --concurrency=2 &
+$BIN/celery -A datatalks beat --loglevel=INFO &
+$BIN/gunicorn datatalks.wsgi --bind 127.0.0.1:8000 --workers 2 --access-logfile - &
+wait -n
