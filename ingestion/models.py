@@ -11,6 +11,9 @@ from datatalks.crypto import EncryptedTextField
 from mappings.models import Customer, DataPointType, GroupKey
 
 
+SECONDARY_ID_MAX_LENGTH = 512
+
+
 class Environment(models.TextChoices):
     PRODUCTION = "production", "Production"
     STAGING = "staging", "Staging"
@@ -61,7 +64,7 @@ class DataPoint(models.Model):
     data_point_type = models.ForeignKey(DataPointType, on_delete=models.PROTECT, related_name="+")
     group_key = models.ForeignKey(GroupKey, on_delete=models.PROTECT, related_name="+")
     hard_id = models.TextField("Hard-ID", help_text="The Hard-ID's values, \\x1f-separated.")
-    values = models.JSONField(help_text="The mapped values by CDP field name.")
+    data = models.JSONField(help_text="The mapped values by CDP field name.")
     # Events: the profile this one refers to, once that profile has arrived.
     profile = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
@@ -100,7 +103,7 @@ class SecondaryIdentifier(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     environment = models.CharField(max_length=16, choices=Environment.choices)
     kind = models.CharField(max_length=100, help_text="The CDP field name, such as email.")
-    value = models.CharField(max_length=1000)
+    value = models.CharField(max_length=SECONDARY_ID_MAX_LENGTH)
     data_point = models.ForeignKey(
         DataPoint, on_delete=models.CASCADE, related_name="secondary_ids"
     )
@@ -124,7 +127,7 @@ class IdentityCollision(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     environment = models.CharField(max_length=16, choices=Environment.choices)
     kind = models.CharField(max_length=100)
-    value = models.CharField(max_length=1000)
+    value = models.CharField(max_length=SECONDARY_ID_MAX_LENGTH)
     owner = models.ForeignKey(DataPoint, on_delete=models.CASCADE, related_name="+")
     claimant = models.ForeignKey(DataPoint, on_delete=models.CASCADE, related_name="+")
     request_id = models.UUIDField(null=True, blank=True)

@@ -223,7 +223,8 @@ def parse_list(value: Any, fmt: str) -> list:
     for item in value:
         if isinstance(item, (list, dict)):
             raise Invalid("is not a list of scalars (it holds a nested list or object)")
-        items.append(float(item) if isinstance(item, Decimal) else item)
+        is_fraction = isinstance(item, (Decimal, float))
+        items.append(parse_float(item, "") if is_fraction else item)
     return items
 
 

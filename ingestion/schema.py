@@ -1,0 +1,109 @@
+"""The OpenAPI description of the ingestion endpoints (documentation only: validation is
+done by ingestion.validation against the customer's mappings)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from rest_framework import serializers
+
+from . import examples
+
+_SCALAR_NOTE = "Values are scalars or arrays of scalars; nested objects are refused."
+
+
+class IngestBodySerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="The name of one of your data point types.")
+    groupKey = serializers.CharField(  # noqa: N815 (the wire name)
+        required=False,
+        help_text="One of your group keys. Required in v2 (v1's `group_key` is accepted "
+        "too); in v3 it defaults to your default group key.",
+    )
+    data = serializers.DictField(
+        help_text="The fields of the data point, as mapped at onboarding. Unmapped "
+        "fields are ignored. " + _SCALAR_NOTE
+    )
+    datatalksId = serializers.UUIDField(  # noqa: N815
+        required=False,
+        allow_null=True,
+        help_text="The data point's Datatalks ID, when known. With a different Hard-ID "
+        "than stored, it changes the data point's Hard-ID.",
+    )
+
+
+class EnvelopeSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    messages = serializers.ListField(
+        child=serializers.CharField(), help_text="Every problem found, one per entry."
+    )
+    requestId = serializers.UUIDField(help_text="Quote it when you contact us.")  # noqa: N815
+    datatalksId = serializers.UUIDField(allow_null=True)  # noqa: N815
+    key = serializers.CharField(allow_null=True, help_text="Your access key id.")
+
+
+_ERRORS = {
+    400: "Bad request: see `messages`, one entry per problem.",
+    403: "Missing Authentication Token, or a refused AWS Signature V4.",
+    413: "The body is larger than the limit.",
+    415: "The body is not application/json.",
+    429: "Too many requests; retry after `Retry-After` seconds.",
+    500: "Internal server error: include the requestId in your report.",
+    503: "Temporarily unavailable; retry with the same body.",
+}
+
+
+def ingest_operation(version: str, path_name: str) -> dict:
+    """extend_schema arguments for one ingestion endpoint."""
+    body = dict(examples.BY_PATH[path_name])
+    if version == "v3":
+        body.pop("groupKey")
+    response_example = {
+        "success": True,
+        "messages": [],
+        "requestId": "7f0a3c52-1f7e-4d37-9a5e-2b1c9e0d4a11",
+        "datatalksId": "3b2f8c0e-5d7a-4f1e-9c3b-8a6d2e4f1b90",
+        "key": "DTEXAMPLEKEY00000001",
+    }
+    error_example = {
+        "success": False,
+        "messages": ['data.email: "mma a@gma.com" is not a valid email address'],
+        "requestId": "7f0a3c52-1f7e-4d37-9a5e-2b1c9e0d4a12",
+        "datatalksId": None,
+        "key": "DTEXAMPLEKEY00000001",
+    }
+    responses = {200: OpenApiResponse(EnvelopeSerializer, description="Stored.")}
+    responses.update(
+        {code: OpenApiResponse(EnvelopeSerializer, description=text) for code, text in _ERRORS.items()}
+    )
+    return {
+        "operation_id": f"{version}_{path_name}_create",
+        "summary": f"Send one {path_name.rstrip('s') if path_name != 'inventory' else 'inventory item'}",
+        "tags": [path_name],
+        "request": IngestBodySerializer,
+        "responses": responses,
+        "examples": [
+            OpenApiExample("Reference example", value=body, request_only=True),
+            OpenApiExample("Stored", value=response_example, response_only=True, status_codes=["200"]),
+            OpenApiExample("Invalid", value=error_example, response_only=True, status_codes=["400"]),
+        ],
+    }
+
+
+
+
+class SigV4Scheme(OpenApiAuthenticationExtension):
+    """Describes AWS Signature V4 in the OpenAPI document."""
+
+    target_class = "ingestion.auth.SigV4Authentication"
+    name = "awsSigV4"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": (
+                "AWS Signature Version 4 (`AWS4-HMAC-SHA256`), service `execute-api`, "
+                "with the ACCESS_KEY_ID / SECRET_ACCESS_KEY pair Data Talks sent you. "
+                "Sign with botocore's SigV4Auth, requests-aws4auth, curl --aws-sigv4 "
+                "or Postman's AWS Signature auth."
+            ),
+        }

@@ -1,0 +1,162 @@
+"""Pure validation of a request body against a customer's compiled mappings.
+
+Nothing here touches the database or HTTP. Every problem is reported, each naming its
+path (``data.email: "mma a@gma.com" is not a valid email address``).
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from mappings.spec import CustomerSpec, FieldSpec, TypeSpec
+from mappings.types import EMPTY_STRING_ALLOWED, Invalid
+
+CATEGORY_OF_PATH = {"profiles": "profile", "events": "event", "inventory": "inventory"}
+_SHOWN_VALUE_LENGTH = 80
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    """A body that passed every rule: what the services store."""
+
+    type: TypeSpec
+    group_key: str
+    values: dict[str, Any]
+    datatalks_id: uuid.UUID | None
+
+
+def show(value: Any) -> str:
+    """A value as the caller sent it, short enough for a message."""
+    if isinstance(value, Decimal):
+        text = str(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) > _SHOWN_VALUE_LENGTH:
+        text = text[: _SHOWN_VALUE_LENGTH - 1] + "…"
+    return text
+
+
+def validate_body(
+    body: Any, *, spec: CustomerSpec, category: str, version: str
+) -> tuple[IngestRequest | None, list[str]]:
+    """Checks the envelope and, when its type is usable, the data; returns all errors."""
+    if not isinstance(body, dict):
+        return None, ["The body must be a JSON object with type, groupKey and data."]
+    errors: list[str] = []
+    type_spec = _check_type(body.get("type"), spec, category, errors)
+    group_key = _check_group_key(body, spec, version, errors)
+    datatalks_id = _check_datatalks_id(body.get("datatalksId"), errors)
+    data = body.get("data")
+    values: dict[str, Any] = {}
+    if not isinstance(data, dict):
+        errors.append(
+            "data: is required" if data is None else "data: must be a JSON object"
+        )
+    else:
+        errors.extend(_check_flat(data))
+        if type_spec is not None:
+            values, data_errors = validate_data(data, type_spec)
+            errors.extend(data_errors)
+    if errors:
+        return None, errors
+    return IngestRequest(type_spec, group_key, values, datatalks_id), []
+
+
+def _check_type(name: Any, spec: CustomerSpec, category: str, errors: list[str]):
+    if not isinstance(name, str) or not name:
+        errors.append("type: is required (the name of one of your data point types)")
+        return None
+    type_spec = spec.types.get(name)
+    if type_spec is None or not type_spec.active:
+        errors.append(f"type: {show(name)} is not an active data point type of yours")
+        return None
+    if type_spec.category != category:
+        errors.append(
+            f"type: {show(name)} is a {type_spec.category} type; "
+            f"send it to the {_path_of(type_spec.category)} endpoint"
+        )
+        return None
+    return type_spec
+
+
+def _path_of(category: str) -> str:
+    return next(path for path, cat in CATEGORY_OF_PATH.items() if cat == category)
+
+
+def _check_group_key(body: dict, spec: CustomerSpec, version: str, errors: list[str]):
+    key = body.get("groupKey", body.get("group_key"))
+    if key is None:
+        if version == "v2":
+            errors.append("groupKey: is required in v2")
+            return None
+        if spec.default_group_key is None:
+            errors.append("groupKey: is required (you have no default group key)")
+        return spec.default_group_key
+    if not isinstance(key, str) or key not in spec.group_keys:
+        errors.append(f"groupKey: {show(key)} is not one of your group keys")
+        return None
+    return key
+
+
+def _check_datatalks_id(raw: Any, errors: list[str]) -> uuid.UUID | None:
+    if raw is None:
+        return None
+    try:
+        if isinstance(raw, str):
+            return uuid.UUID(raw)
+    except ValueError:
+        pass
+    errors.append(f"datatalksId: {show(raw)} is not a UUID; leave it out for a new data point")
+    return None
+
+
+def _check_flat(data: dict) -> list[str]:
+    errors = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            errors.append(f"data.{key}: nested objects are not supported")
+        elif isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+            errors.append(f"data.{key}: arrays may hold only scalars")
+    return errors
+
+
+def validate_data(data: dict, spec: TypeSpec) -> tuple[dict[str, Any], list[str]]:
+    """Cleans ``data`` by the type's fields: values by CDP field name, and all errors.
+
+    Unmapped fields are ignored; a missing optional field is stored as null.
+    """
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    for field in spec.fields:
+        try:
+            values[field.cdp] = _clean(field, data)
+        except Invalid as exc:
+            errors.append(f"data.{field.source}: {exc}")
+    return values, errors
+
+
+def _clean(field: FieldSpec, data: dict) -> Any:
+    if field.source not in data:
+        if field.optional:
+            return None
+        raise Invalid("is required" + (" (part of the Hard-ID)" if field.hard_id else ""))
+    value = data[field.source]
+    if value is None:
+        if field.hard_id:
+            raise Invalid("is part of the Hard-ID and cannot be null")
+        return None
+    if value == "":
+        if field.hard_id:
+            raise Invalid("is part of the Hard-ID and cannot be empty")
+        if field.data_type not in EMPTY_STRING_ALLOWED:
+            raise Invalid(
+                f"is an empty string, which is not a valid {field.data_type}; "
+                "send null for no value"
+            )
+        return ""
+    try:
+        return field.parser(value, field.fmt)
+    except Invalid as exc:
+        raise Invalid(f"{show(value)} {exc}") from None
