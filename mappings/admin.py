@@ -1,5 +1,6 @@
 """The onboarding tool: customers, their group keys, data point types and field mappings."""
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count
@@ -85,8 +86,15 @@ class FieldMappingInline(admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class DataPointTypeForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.fields_checked_by_formset = True
+
+
 @admin.register(DataPointType)
 class DataPointTypeAdmin(admin.ModelAdmin):
+    form = DataPointTypeForm
     list_display = ["name", "category", "customer", "active", "field_count", "hard_id_fields"]
     list_filter = ["category", "active", "customer"]
     search_fields = ["name", "description", "customer__name", "customer__slug"]

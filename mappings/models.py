@@ -101,8 +101,14 @@ class DataPointType(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_category_display().lower()})"
 
+    # The admin checks the fields being saved with the type (FieldMappingFormSet) and
+    # sets this, since the rows in the database are the ones about to be replaced.
+    fields_checked_by_formset = False
+
     def clean(self):
-        if self.active and self.pk and not self.fields.filter(hard_id=True).exists():
+        if not self.active or not self.pk or self.fields_checked_by_formset:
+            return
+        if not self.fields.filter(hard_id=True).exists():
             raise ValidationError(
                 {"active": "An active type needs at least one Hard-ID field."}
             )

@@ -8,5 +8,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         customer = demo_load()
-        types = ", ".join(customer.data_point_types.values_list("name", flat=True))
+        types = ", ".join(customer.data_point_types.order_by("name").values_list("name", flat=True))
         self.stdout.write(f"Demo customer '{customer.slug}' ready with types: {types}")

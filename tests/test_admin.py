@@ -1,0 +1,93 @@
+"""The admin as the onboarding tool: pages render, and broken mappings cannot be saved."""
+
+import pytest
+from django.urls import reverse
+
+from mappings.models import DataPointType
+
+
+@pytest.fixture
+def staff(client, django_user_model, demo):
+    user = django_user_model.objects.create_superuser("staff", "staff@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+def test_customer_page_shows_group_keys_and_types(staff, demo):
+    page = staff.get(reverse("admin:mappings_customer_change", args=[demo.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "main_group" in html
+    for name in ("person", "purchase_ev", "product_a"):
+        assert name in html
+
+
+def test_type_page_shows_field_mappings_inline(staff, demo):
+    person = demo.data_point_types.get(name="person")
+    page = staff.get(reverse("admin:mappings_datapointtype_change", args=[person.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Hard-ID" in html and "Optional" in html
+    assert 'value="customer_id"' in html and 'value="is_member"' in html
+
+
+def test_type_list_shows_hard_id_and_filters(staff, demo):
+    page = staff.get(reverse("admin:mappings_datapointtype_changelist") + "?q=purchase")
+    html = page.content.decode()
+    assert "purchase_ev" in html and "event_id" in html
+    assert "person" not in html.split("result_list")[1]
+
+
+def _formset_post(dpt, fields, active=True):
+    data = {
+        "customer": dpt.customer_id, "category": dpt.category, "name": dpt.name,
+        "description": "", "fields-TOTAL_FORMS": str(len(fields)),
+        "fields-INITIAL_FORMS": "0", "fields-MIN_NUM_FORMS": "0",
+        "fields-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    if active:
+        data["active"] = "on"
+    for i, values in enumerate(fields):
+        data.update({f"fields-{i}-{key}": value for key, value in values.items()})
+        data[f"fields-{i}-data_point_type"] = dpt.pk or ""
+    return data
+
+
+def test_admin_refuses_an_active_type_without_hard_id(staff, demo):
+    dpt = DataPointType.objects.create(customer=demo, category="profile", name="employee")
+    data = _formset_post(dpt, [{"position": 0, "source_field": "emp_no", "cdp_field": "emp_no", "data_type": "integer"}])
+    page = staff.post(reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data)
+    assert page.status_code == 200
+    assert "An active type needs at least one Hard-ID field" in page.content.decode()
+    dpt.refresh_from_db()
+    assert not dpt.active
+
+
+def test_admin_saves_a_valid_type(staff, demo):
+    dpt = DataPointType.objects.create(customer=demo, category="profile", name="employee")
+    data = _formset_post(dpt, [{"position": 0, "source_field": "emp_no", "cdp_field": "emp_no", "data_type": "integer", "hard_id": "on"}])
+    page = staff.post(reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data)
+    assert page.status_code == 302, page.context_data["errors"]
+    dpt.refresh_from_db()
+    assert dpt.active and dpt.fields.get().hard_id
+
+
+def test_admin_refuses_a_bad_format(staff, demo):
+    dpt = DataPointType.objects.create(customer=demo, category="event", name="visit")
+    data = _formset_post(dpt, [{"position": 0, "source_field": "at", "cdp_field": "at", "data_type": "datetime", "format": "HH:MM", "hard_id": "on"}])
+    page = staff.post(reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data)
+    assert "is not a datetime pattern with a full date" in page.content.decode()
+
+
+def test_saving_a_mapping_changes_what_the_api_enforces(staff, api, demo):
+    from ingestion import examples
+
+    assert api.post("/v2/profiles", examples.PROFILE, format="json").status_code == 200
+    person = demo.data_point_types.get(name="person")
+    city = person.fields.get(source_field="city")
+    city.optional = False
+    city.save()
+    demo.refresh_from_db()  # the signed path reads the customer afresh on every request
+    body = {**examples.PROFILE, "data": {k: v for k, v in examples.PROFILE["data"].items() if k != "city"}}
+    response = api.post("/v2/profiles", body, format="json")
+    assert response.json()["messages"] == ["data.city: is required"]
