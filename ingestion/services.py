@@ -158,6 +158,8 @@ def _scope(caller: ApiCaller, type_spec: TypeSpec) -> Q:
 
 def _record_secondary_ids(caller: ApiCaller, request: IngestRequest, dp_id) -> None:
     """Attaches secondary ids to the data point; a value owned by another is a collision."""
+    if not any(f.secondary_id for f in request.type.fields):
+        return
     wanted = {
         f.cdp: normalize_identifier(request.values[f.cdp])
         for f in request.type.fields

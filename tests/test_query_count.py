@@ -1,0 +1,33 @@
+"""The SQL an ingest request costs, pinned so a change to it is a decision."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from ingestion import examples
+
+# Under test the service's transaction is a savepoint inside the test's transaction:
+# SAVEPOINT and RELEASE are counted too (in production they are BEGIN and COMMIT).
+SAVEPOINT = 2
+
+
+def test_profile_ingest_query_count(api, django_assert_num_queries):
+    api.post("/v2/profiles", examples.PROFILE, format="json")  # warms the spec cache
+    # upsert, stale secondary ids, secondary insert, collision check; request log
+    with django_assert_num_queries(4 + 1 + SAVEPOINT):
+        response = api.post("/v2/profiles", examples.PROFILE, format="json")
+    assert response.status_code == 200
+
+
+def test_event_ingest_query_count(api, django_assert_num_queries):
+    api.post("/v2/events", examples.EVENT, format="json")
+    # upsert (with the profile link in the same statement); request log
+    with django_assert_num_queries(1 + 1 + SAVEPOINT):
+        response = api.post("/v2/events", examples.EVENT, format="json")
+    assert response.status_code == 200
+
+
+def test_rejected_request_costs_only_its_log_row(api):
+    api.post("/v2/profiles", examples.PROFILE, format="json")
+    with CaptureQueriesContext(connection) as queries:
+        api.post("/v2/profiles", {**examples.PROFILE, "data": {}}, format="json")
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]
