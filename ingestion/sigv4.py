@@ -163,7 +163,10 @@ def canonical_query_strings(
     raw_query: str, *, exclude: Iterable[str] = ()
 ) -> list[str]:
     excluded = frozenset(exclude)
-    raw_pairs = _query_pairs(raw_query, lambda s: s, excluded)
+    raw_items = [
+        i for i in raw_query.split("&") if unquote(i.partition("=")[0]) not in excluded
+    ]
+    raw_pairs = [item.partition("=")[::2] for item in raw_items if item]
     return _unique(
         [
             canonical_query_string(raw_query, exclude=excluded),
@@ -172,7 +175,7 @@ def canonical_query_strings(
             # botocore sorts the pairs of a URL's query string without re-encoding.
             "&".join(f"{k}={v}" for k, v in sorted(raw_pairs)),
             # curl 7.x signs the query string as sent, unsorted.
-            "&".join(f"{k}={v}" for k, v in raw_pairs),
+            "&".join(raw_items),
         ]
     )
 
@@ -182,10 +185,8 @@ def _query_pairs(
 ) -> list[tuple[str, str]]:
     pairs = []
     for item in raw_query.split("&"):
-        if not item:
-            continue
         name, _, value = item.partition("=")
-        if unquote(name) not in exclude:
+        if item and unquote(name) not in exclude:
             pairs.append((decode(name), decode(value)))
     return pairs
 

@@ -1,7 +1,15 @@
+import json
+
 import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from ingestion.caller import ApiCaller
+from ingestion.credentials import credential_create
 from mappings.demo import demo_load
 from mappings.models import Category, Customer, DataPointType, FieldMapping, GroupKey
 
@@ -46,3 +54,39 @@ def make_customer(slug: str) -> Customer:
     person.active = True
     person.save()
     return customer
+
+
+@pytest.fixture
+def api_key(demo):
+    """A new production key of the demo customer, as (access key id, plain secret)."""
+    credential, secret = credential_create(customer=demo, description="tests")
+    return credential.access_key_id, secret
+
+
+def sign_with_botocore(method, url, body=b"", *, key, secret, headers=None, **scope):
+    """The headers botocore's SigV4Auth adds to a request, as customers' code signs it."""
+    request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+    SigV4Auth(
+        Credentials(key, secret, scope.get("token")),
+        scope.get("service", django_settings.DATATALKS_SIGV4_SERVICE),
+        scope.get("region", django_settings.DATATALKS_SIGV4_REGION),
+    ).add_auth(request)
+    return dict(request.headers.items())
+
+
+@pytest.fixture
+def signed_post():
+    """POSTs JSON signed with botocore's SigV4Auth over real HTTP; returns the response.
+
+    ``signed_post(url, body, key, secret)``; body is a dict (sent as JSON) or bytes.
+    """
+
+    def post(url, body, key, secret, **scope):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        signed = sign_with_botocore(
+            "POST", url, data, key=key, secret=secret, headers=headers, **scope
+        )
+        return requests.post(url, data=data, headers=signed, timeout=30)
+
+    return post

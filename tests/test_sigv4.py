@@ -1,6 +1,7 @@
 """The SigV4 algorithm (ingestion.sigv4): AWS's published example, and real signers."""
 
 import dataclasses
+import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -75,7 +76,9 @@ def test_aws_example_canonical_request_and_string_to_sign():
 
 def test_aws_example_signing_key_and_signature():
     key = sigv4.signing_key(EXAMPLE_SECRET, "20150830", "us-east-1", "iam")
-    assert key.hex() == "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
+    assert (
+        key.hex() == "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
+    )
     to_sign = sigv4.string_to_sign(
         amz_date="20150830T123600Z",
         scope="20150830/us-east-1/iam/aws4_request",
@@ -179,8 +182,10 @@ def test_parse_authorization_refuses_other_schemes():
 
 
 def test_parse_authorization_refuses_a_short_credential():
-    header = "AWS4-HMAC-SHA256 Credential=AKID/20150830, SignedHeaders=host, Signature=a"
-    with pytest.raises(SigV4Error, match="5 slash-separated parts.*not 2"):
+    header = (
+        "AWS4-HMAC-SHA256 Credential=AKID/20150830, SignedHeaders=host, Signature=a"
+    )
+    with pytest.raises(SigV4Error, match=r"5 slash-separated parts.*not 2"):
         sigv4.parse_authorization(header, "20150830T123600Z")
 
 
@@ -219,7 +224,14 @@ def test_parse_query_auth_bounds_expires(expires):
 )  # fmt: skip
 def test_check_scope_names_the_expected_value(region, service, terminator, message):
     parts = sigv4.SignedParts(
-        "AKID", "20150830", region, service, terminator, ("host",), "", "20150830T123600Z"
+        "AKID",
+        "20150830",
+        region,
+        service,
+        terminator,
+        ("host",),
+        "",
+        "20150830T123600Z",
     )
     with pytest.raises(SigV4Error) as error:
         sigv4.check_scope(parts, region="eu-north-1", service="execute-api")
@@ -290,11 +302,15 @@ def test_check_time_names_both_times_when_in_the_future():
 def test_check_time_lets_a_presigned_url_live_its_expires():
     sigv4.check_time(parts_at(NOW - timedelta(minutes=50), 3600), now=NOW, max_skew=300)
     with pytest.raises(SigV4Error, match=r"- 60 min\.\)$"):
-        sigv4.check_time(parts_at(NOW - timedelta(minutes=61), 3600), now=NOW, max_skew=300)
+        sigv4.check_time(
+            parts_at(NOW - timedelta(minutes=61), 3600), now=NOW, max_skew=300
+        )
 
 
 def test_request_time_refuses_other_formats():
-    with pytest.raises(SigV4Error, match="ISO-8601 'basic format'. Got '2015-08-30'"):
+    with pytest.raises(
+        SigV4Error, match=re.escape("ISO-8601 'basic format'. Got '2015-08-30'")
+    ):
         sigv4.request_time("2015-08-30")
 
 
@@ -330,7 +346,9 @@ def facts_for(method, url, headers, payload) -> RequestFacts:
 def test_verifies_what_botocore_signs(segments, params, payload):
     url = as_url(segments, params)
     request = AWSRequest(method="POST", url=url, data=payload)
-    SigV4Auth(Credentials("AKID", "secret"), "execute-api", "eu-north-1").add_auth(request)
+    SigV4Auth(Credentials("AKID", "secret"), "execute-api", "eu-north-1").add_auth(
+        request
+    )
     parts = sigv4.parse_authorization(
         request.headers["Authorization"], request.headers["X-Amz-Date"]
     )
@@ -344,7 +362,9 @@ def test_verifies_what_botocore_signs(segments, params, payload):
 @given(st.lists(segment, min_size=1, max_size=4), query, body)
 def test_verifies_what_requests_aws4auth_signs(segments, params, payload):
     auth = AWS4Auth("AKID", "secret", "eu-north-1", "execute-api")
-    prepared = requests.Request("POST", as_url(segments, params), data=payload).prepare()
+    prepared = requests.Request(
+        "POST", as_url(segments, params), data=payload
+    ).prepare()
     auth(prepared)
     parts = sigv4.parse_authorization(
         prepared.headers["Authorization"], prepared.headers["x-amz-date"]

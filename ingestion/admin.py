@@ -1,0 +1,188 @@
+"""Admin for API credentials, and read-only views of what the API stored and answered.
+
+Support staff answer "what happened to request X" from these pages: the request log by
+requestId, the data point by Datatalks ID, its secondary ids and identity collisions.
+"""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from .credentials import credential_create, credential_deactivate
+from .models import (
+    ApiCredential,
+    DataPoint,
+    IdentityCollision,
+    RequestLog,
+    SecondaryIdentifier,
+)
+
+_BY_CUSTOMER = ("customer", admin.RelatedOnlyFieldListFilter)
+
+
+@admin.register(ApiCredential)
+class ApiCredentialAdmin(admin.ModelAdmin):
+    """Keys are created here; the secret is shown once, in the message after creation."""
+
+    list_display = [
+        "access_key_id", "customer", "environment", "active", "description",
+        "created_at", "last_used_at",
+    ]  # fmt: skip
+    list_filter = ["active", "environment", _BY_CUSTOMER]
+    search_fields = [
+        "=access_key_id",
+        "customer__name",
+        "customer__slug",
+        "description",
+    ]
+    list_select_related = ["customer"]
+    actions = ["deactivate"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["customer", "environment", "description"]
+        return [
+            "access_key_id", "customer", "environment", "description", "active",
+            "created_at", "last_used_at",
+        ]  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        # A key's customer and environment are what it grants: they never move.
+        if obj is None:
+            return []
+        return [
+            "access_key_id",
+            "customer",
+            "environment",
+            "created_at",
+            "last_used_at",
+        ]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        credential, secret = credential_create(
+            customer=obj.customer,
+            environment=obj.environment,
+            description=obj.description,
+        )
+        _adopt(obj, credential)
+        # Messages live in a signed cookie (FallbackStorage tries it first and this one
+        # fits), so the secret goes to the browser once and never into the database.
+        self.message_user(
+            request,
+            format_html(
+                "Secret access key for {}: <code>{}</code> &mdash; copy it now and send "
+                "it to the customer securely. It is not shown again.",
+                credential.access_key_id,
+                secret,
+            ),
+            messages.WARNING,
+        )
+
+    @admin.action(
+        description="Deactivate selected keys (refused from the next request)"
+    )
+    def deactivate(self, request, queryset):
+        for credential in queryset.filter(active=True):
+            credential_deactivate(credential=credential)
+        self.message_user(request, "Deactivated.", messages.SUCCESS)
+
+
+def _adopt(obj: ApiCredential, credential: ApiCredential) -> None:
+    """Makes the admin's unsaved instance the credential the service created."""
+    for field in ApiCredential._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(credential, field.attname))
+    obj._state.adding = False
+    obj._state.db = credential._state.db
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record of what the API did: looked at by support, changed by no one."""
+
+    show_full_result_count = False  # counting a large table on every page is slow
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RequestLog)
+class RequestLogAdmin(ReadOnlyAdmin):
+    list_display = [
+        "request_id", "created_at", "method", "path", "status_code", "customer",
+        "environment", "access_key_id", "type_name", "datatalks_id", "duration_ms",
+    ]  # fmt: skip
+    list_filter = ["status_code", "environment", "method", _BY_CUSTOMER]
+    search_fields = [
+        "=request_id",
+        "=datatalks_id",
+        "=access_key_id",
+        "path",
+        "type_name",
+    ]
+    search_help_text = (
+        "A requestId, a Datatalks ID, an access key id, a path or a type."
+    )
+    list_select_related = ["customer"]
+    date_hierarchy = "created_at"
+
+
+class SecondaryIdentifierInline(admin.TabularInline):
+    model = SecondaryIdentifier
+    fields = ["kind", "value", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DataPoint)
+class DataPointAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id", "customer", "environment", "data_point_type", "hard_id_shown", "revision",
+        "updated_at",
+    ]  # fmt: skip
+    list_filter = ["environment", "data_point_type__category", _BY_CUSTOMER]
+    search_fields = ["=id", "hard_id", "=secondary_ids__value"]
+    search_help_text = "A Datatalks ID, a Hard-ID or a secondary id (such as an email)."
+    list_select_related = ["customer", "data_point_type"]
+    inlines = [SecondaryIdentifierInline]
+
+    @admin.display(description="Hard-ID", ordering="hard_id")
+    def hard_id_shown(self, obj):
+        return obj.hard_id.replace("\x1f", ", ")
+
+
+@admin.register(SecondaryIdentifier)
+class SecondaryIdentifierAdmin(ReadOnlyAdmin):
+    list_display = [
+        "kind",
+        "value",
+        "data_point",
+        "customer",
+        "environment",
+        "created_at",
+    ]
+    list_filter = ["environment", "kind", _BY_CUSTOMER]
+    search_fields = ["value", "=data_point__id"]
+    list_select_related = ["customer", "data_point"]
+
+
+@admin.register(IdentityCollision)
+class IdentityCollisionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at", "customer", "environment", "kind", "value", "owner", "claimant",
+        "request_id",
+    ]  # fmt: skip
+    list_filter = ["environment", "kind", _BY_CUSTOMER]
+    search_fields = ["value", "=request_id", "=owner__id", "=claimant__id"]
+    list_select_related = ["customer", "owner", "claimant"]
+    date_hierarchy = "created_at"
