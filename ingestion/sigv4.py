@@ -166,7 +166,9 @@ def canonical_query_strings(
     raw_items = [
         i for i in raw_query.split("&") if unquote(i.partition("=")[0]) not in excluded
     ]
-    raw_pairs = [item.partition("=")[::2] for item in raw_items if item]
+    raw_pairs = [
+        (k, v) for k, _, v in (item.partition("=") for item in raw_items if item)
+    ]
     return _unique(
         [
             canonical_query_string(raw_query, exclude=excluded),

@@ -143,6 +143,19 @@ def test_canonical_query_string(raw, expected):
     assert sigv4.canonical_query_string(raw) == expected
 
 
+def test_candidate_forms_cover_what_each_client_signs():
+    assert sigv4.canonical_uris("/a%20b") == ["/a%2520b", "/a%20b"]  # botocore, curl 7
+    assert sigv4.canonical_uris("/v2/profiles") == ["/v2/profiles"]
+    assert sigv4.canonical_query_strings(
+        "b=a+b&a&X-Amz-Signature=f", exclude=["X-Amz-Signature"]
+    ) == [
+        "a=&b=a%2Bb",  # AWS
+        "a=&b=a%20b",  # requests-aws4auth
+        "a=&b=a+b",  # botocore
+        "b=a+b&a",  # curl 7
+    ]
+
+
 def test_canonical_query_string_leaves_out_excluded_names():
     raw = "X-Amz-Signature=abc&X-Amz-Date=20150830T123600Z"
     assert sigv4.canonical_query_string(raw, exclude=["X-Amz-Signature"]) == (
