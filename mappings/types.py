@@ -127,8 +127,6 @@ def parse_integer(value: Any, fmt: str) -> int:
         number = value
     elif isinstance(value, str) and _INTEGER_TEXT.match(value.strip()):
         number = int(value)
-    elif isinstance(value, Decimal) and value == value.to_integral_value():
-        raise Invalid("is not an integer (it has a decimal point)")
     else:
         raise Invalid("is not an integer")
     if not -INT64 <= number < INT64:
