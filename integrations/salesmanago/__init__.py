@@ -1,0 +1,1 @@
+"""Salesmanago: the HTTP client, pure payload builders and a local sandbox server."""

@@ -1,0 +1,300 @@
+"""HTTP client for Salesmanago: API v2 for contacts and events, API v3 for products.
+
+Only HTTP lives here: the caller builds the items (payloads.py) and decides what to do
+with the results. Every call either returns one ItemResult per item, in the caller's
+order, or raises SalesmanagoError for the call as a whole. Credentials never reach a
+log line, an exception or ``last_exchange``.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from .errors import SalesmanagoError
+from .results import (
+    ItemResult,
+    contact_results,
+    event_results,
+    product_results,
+    texts,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_CONTACTS = 1000
+MAX_EVENTS = 1000
+MAX_PRODUCTS = 100
+EXCERPT_CHARS = 4000
+
+CONTACTS_PATH = "/api/contact/batchupsert"
+EVENTS_PATH = "/api/v2/contact/addBatchContactExtEvent"
+PRODUCTS_PATH = "/v3/product/upsert"
+
+_V2_HEADERS = {
+    "Accept": "application/json, application/json",
+    "Content-Type": "application/json;charset=UTF-8",
+}
+_V3_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
+_SECRET_KEYS = frozenset({"apiKey", "sha", "apiSecret", "API-KEY"})
+_REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One Salesmanago account: the v2 server, the v3 host and their credentials."""
+
+    base_url: str
+    v3_base_url: str
+    client_id: str
+    api_secret: str = field(repr=False)
+    owner: str
+    v3_api_key: str = field(repr=False)
+    timeout: float = 30.0
+
+
+def v2_sha(api_key: str, client_id: str, api_secret: str) -> str:
+    """The v2 signature: SHA-1 of apiKey + clientId + apiSecret, lowercase hex."""
+    text = api_key + client_id + api_secret
+    return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324  the protocol's hash
+
+
+class SalesmanagoClient:
+    """Sends batches to one Salesmanago account and maps the answers to the items.
+
+    One client per thread: ``last_exchange`` describes this client's latest call.
+    """
+
+    def __init__(
+        self, credentials: Credentials, *, session: requests.Session | None = None
+    ):
+        self.credentials = credentials
+        self.session = session or requests.Session()
+        self.last_exchange: dict | None = None
+
+    def upsert_contacts(self, items: list[dict]) -> list[ItemResult]:
+        """Creates or updates contacts (upsertDetails entries) with one batchupsert."""
+        _check_count("contacts", items, MAX_CONTACTS)
+        data = self._post_v2(CONTACTS_PATH, {"upsertDetails": items})
+        return contact_results(items, data)
+
+    def add_events(self, items: list[dict]) -> list[ItemResult]:
+        """Adds external events ({email|contactId, contactEvent}) in one batch call."""
+        _check_count("events", items, MAX_EVENTS)
+        data = self._post_v2(EVENTS_PATH, {"events": items})
+        return event_results(items, data)
+
+    def upsert_products(
+        self, catalog_id: str, products: list[dict]
+    ) -> list[ItemResult]:
+        """Creates or updates products in a catalog with one v3 upsert."""
+        if not catalog_id:
+            raise ValueError("upsert_products needs a catalog id")
+        _check_count("products", products, MAX_PRODUCTS)
+        body = {"catalogId": catalog_id, "products": products}
+        status, data = self._post_v3(PRODUCTS_PATH, body)
+        return product_results(products, status, data)
+
+    def _post_v2(self, path: str, payload: dict) -> dict:
+        """POSTs with fresh v2 credentials; returns the body once it says success."""
+        api_key = secrets.token_hex(16)
+        creds = self.credentials
+        body = {
+            "clientId": creds.client_id,
+            "apiKey": api_key,
+            "requestTime": int(time.time() * 1000),
+            "sha": v2_sha(api_key, creds.client_id, creds.api_secret),
+            "owner": creds.owner,
+            **payload,
+        }
+        hidden = (creds.api_secret, creds.v3_api_key, api_key, body["sha"])
+        status, data = self._post(creds.base_url + path, body, _V2_HEADERS, hidden)
+        if data.get("success") is not True or not 200 <= status < 300:
+            text = _scrub(_v2_message(data, status), hidden)
+            raise SalesmanagoError(text, permanent=True, status=status)
+        return data
+
+    def _post_v3(self, path: str, body: dict) -> tuple[int, dict]:
+        """POSTs with the API-KEY header; raises on a top-level rejection."""
+        creds = self.credentials
+        headers = {**_V3_HEADERS, "API-KEY": creds.v3_api_key}
+        hidden = (creds.api_secret, creds.v3_api_key)
+        status, data = self._post(creds.v3_base_url + path, body, headers, hidden)
+        if "reasonCode" in data or not (200 <= status < 300 or data.get("problems")):
+            text = _scrub(_v3_message(data, status), hidden)
+            raise SalesmanagoError(text, permanent=True, status=status)
+        return status, data
+
+    def _post(
+        self, url: str, body: dict, headers: dict, hidden: tuple[str, ...]
+    ) -> tuple[int, dict]:
+        """One POST: records the exchange, raises on transport and transient errors."""
+        started = time.monotonic()
+        self.last_exchange = {
+            "method": "POST",
+            "url": url,
+            "request": _excerpt(_without_secrets(body), hidden),
+            "status": None,
+            "response": "",
+            "elapsed_ms": 0.0,
+        }
+        data = json.dumps(body, ensure_ascii=False, default=_json_default).encode()
+        try:
+            response = self.session.post(
+                url,
+                data=data,
+                headers=headers,
+                timeout=self.credentials.timeout,
+                # A redirect would turn the POST into a GET and lose the body.
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            self._record(started, None, type(exc).__name__, url)
+            raise _transport_error(exc, self.credentials.timeout, hidden) from exc
+        self._record(started, response.status_code, _scrub(response.text, hidden), url)
+        return response.status_code, _answer(response, hidden)
+
+    def _record(self, started: float, status: int | None, text: str, url: str) -> None:
+        elapsed = (time.monotonic() - started) * 1000
+        assert self.last_exchange is not None
+        self.last_exchange.update(
+            status=status, response=text[:EXCERPT_CHARS], elapsed_ms=round(elapsed, 1)
+        )
+        logger.info(
+            "Salesmanago POST %s -> %s in %.0f ms",
+            url,
+            status if status is not None else "no answer",
+            elapsed,
+            extra={"salesmanago_client_id": self.credentials.client_id},
+        )
+
+
+# -- answers ---------------------------------------------------------------------------
+
+
+def _answer(response: requests.Response, hidden: tuple[str, ...]) -> dict:
+    """The JSON object of an answer, or SalesmanagoError for everything else."""
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise SalesmanagoError(
+            f"Salesmanago answered HTTP {status}",
+            permanent=False,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            status=status,
+        )
+    if 300 <= status < 400:
+        where = _scrub(response.headers.get("Location", "?"), hidden)
+        raise SalesmanagoError(
+            f"Salesmanago redirected to {where} (HTTP {status}); check the server URL",
+            permanent=True,
+            status=status,
+        )
+    try:
+        data = json.loads(response.text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        return data
+    # A 2xx without a JSON object is a proxy or an overloaded server: worth a retry.
+    success = 200 <= status < 300
+    problem = "a body that is not a JSON object" if success else f"HTTP {status}"
+    raise SalesmanagoError(
+        f"Salesmanago answered {problem}", permanent=not success, status=status
+    )
+
+
+def _transport_error(
+    exc: requests.RequestException, timeout: float, hidden: tuple[str, ...]
+) -> SalesmanagoError:
+    """Timeouts and broken connections are transient; a malformed URL is not."""
+    if isinstance(exc, requests.Timeout):
+        return SalesmanagoError(
+            f"Salesmanago did not answer within {timeout:g} s", permanent=False
+        )
+    config = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)
+    config += (requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)
+    detail = _scrub(str(exc), hidden)[:500]
+    if isinstance(exc, config):
+        return SalesmanagoError(
+            f"Invalid Salesmanago request: {detail}", permanent=True
+        )
+    return SalesmanagoError(f"Cannot reach Salesmanago: {detail}", permanent=False)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def _v2_message(data: dict, status: int) -> str:
+    text = "; ".join(texts(data.get("message")))
+    if text:
+        return text
+    if not 200 <= status < 300:
+        return f"Salesmanago answered HTTP {status}"
+    return "Salesmanago answered success: false without a message"
+
+
+def _v3_message(data: dict, status: int) -> str:
+    text = "; ".join(texts(data.get("messages")))
+    text = text or f"Salesmanago answered HTTP {status}"
+    code = data.get("reasonCode")
+    return f"{text} (reasonCode {code})" if code is not None else text
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _check_count(name: str, items: list, limit: int) -> None:
+    if not 1 <= len(items) <= limit:
+        raise ValueError(f"{len(items)} {name} given; one call takes 1 to {limit}")
+
+
+def _json_default(value: Any) -> Any:
+    """Decimals are numbers to Salesmanago; JSON has no other way to say so."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _without_secrets(v) for k, v in value.items() if k not in _SECRET_KEYS
+        }
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
+def _excerpt(body: dict, hidden: tuple[str, ...]) -> str:
+    text = json.dumps(body, ensure_ascii=False, default=_json_default)
+    return _scrub(text, hidden)[:EXCERPT_CHARS]
+
+
+def _scrub(text: str, hidden: tuple[str, ...]) -> str:
+    """Replaces any credential a server might echo back."""
+    for secret in hidden:
+        if secret:
+            text = text.replace(secret, _REDACTED)
+    return text

@@ -1,0 +1,29 @@
+"""The one error type of the Salesmanago client."""
+
+
+class SalesmanagoError(Exception):
+    """A whole call failed.
+
+    permanent=True: never retry (HTTP 200 with ``success: false``, a 4xx other than 429,
+    a v3 top-level ``reasonCode``). permanent=False: retry later (timeout, connection
+    error, 429, 5xx, a body that is not JSON). ``retry_after`` is the server's
+    Retry-After in seconds when it sent one. The message never contains credentials.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.status = status
+
+    def __repr__(self) -> str:
+        kind = "permanent" if self.permanent else "transient"
+        return f"SalesmanagoError({self.message!r}, {kind}, status={self.status})"
