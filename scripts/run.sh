@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make run: migrate, load the demo, create an admin, then web + worker + beat in the
-# foreground; Ctrl-C stops all three. Uses DATABASE_URL/REDIS_URL when set, else the
+# make run: migrate, load the demo, create an admin, then web + worker + beat + the
+# Salesmanago sandbox in the foreground; Ctrl-C stops them all. Uses DATABASE_URL/REDIS_URL when set, else the
 # embedded default (SQLite and kombu's filesystem broker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,7 @@ $PY manage.py ensure_admin
 $PY manage.py demo_credentials || true
 
 trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
+$PY manage.py salesmanago_sandbox --host 127.0.0.1 --port 8765 &
 $BIN/celery -A datatalks worker --loglevel=INFO --concurrency=2 &
 $BIN/celery -A datatalks beat --loglevel=INFO &
 $BIN/gunicorn datatalks.wsgi --bind 127.0.0.1:8000 --workers 2 --access-logfile - &

@@ -13,6 +13,8 @@ from ingestion.credentials import credential_create
 from mappings.demo import demo_load
 from mappings.models import Category, Customer, DataPointType, FieldMapping, GroupKey
 
+from .sandbox_fixtures import sandbox, sandbox_client  # noqa: F401 (shared fixtures)
+
 
 @pytest.fixture
 def demo(db):

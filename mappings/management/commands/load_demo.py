@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from integrations.demo import salesmanago_demo_load
 from mappings.demo import demo_load
 
 
@@ -8,5 +9,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         customer = demo_load()
-        types = ", ".join(customer.data_point_types.order_by("name").values_list("name", flat=True))
+        account = salesmanago_demo_load(customer)
+        types = ", ".join(
+            customer.data_point_types.order_by("name").values_list("name", flat=True)
+        )
         self.stdout.write(f"Demo customer '{customer.slug}' ready with types: {types}")
+        self.stdout.write(f"Salesmanago account for main_group at {account.base_url}")

@@ -1,0 +1,174 @@
+"""Salesmanago accounts, mappings and the delivery ledger, for onboarding and support."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Max, Min, Q
+from django.utils import timezone
+
+from .models import (
+    Delivery,
+    DeliveryStatus,
+    IntegrationMapping,
+    MappingEntry,
+    SalesmanagoAccount,
+)
+from .services import deliveries_replay, deliveries_retry_now
+from .tasks import wake_accounts
+
+
+class SecretInput(forms.PasswordInput):
+    """Never renders the stored secret; an empty submission keeps it."""
+
+    def __init__(self):
+        super().__init__(
+            render_value=False,
+            attrs={"placeholder": "unchanged", "autocomplete": "off"},
+        )
+
+
+class AccountForm(forms.ModelForm):
+    base_url = forms.URLField(assume_scheme="https", label="Server URL")
+    v3_base_url = forms.URLField(assume_scheme="https", label="API v3 URL")
+    api_secret = forms.CharField(
+        widget=SecretInput(), required=False, label="API secret"
+    )
+    v3_api_key = forms.CharField(
+        widget=SecretInput(), required=False, label="API v3 key"
+    )
+
+    class Meta:
+        model = SalesmanagoAccount
+        fields = [
+            "customer", "group_key", "environment", "base_url", "v3_base_url",
+            "client_id", "api_secret", "v3_api_key", "owner_email", "catalog_id",
+            "enabled",
+        ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stored = {
+            name: getattr(self.instance, name) for name in ("api_secret", "v3_api_key")
+        } if self.instance.pk else {}  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("api_secret", "v3_api_key"):
+            if not cleaned.get(name) and name in self._stored:
+                cleaned[name] = self._stored[name]
+        if not cleaned.get("api_secret"):
+            self.add_error("api_secret", "The API secret is required.")
+        return cleaned
+
+
+@admin.register(SalesmanagoAccount)
+class SalesmanagoAccountAdmin(admin.ModelAdmin):
+    form = AccountForm
+    list_display = [
+        "customer", "group_key", "environment", "client_id", "enabled", "pending",
+        "failed", "sent", "oldest_pending", "last_success",
+    ]  # fmt: skip
+    list_filter = ["environment", "enabled", "customer"]
+    search_fields = ["customer__name", "customer__slug", "client_id", "group_key__key"]
+    list_select_related = ["customer", "group_key"]
+
+    def get_queryset(self, request):
+        by = Q(deliveries__status=DeliveryStatus.PENDING)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _pending=Count("deliveries", filter=by),
+                _failed=Count(
+                    "deliveries", filter=Q(deliveries__status__in=["failed", "dead"])
+                ),
+                _sent=Count(
+                    "deliveries", filter=Q(deliveries__status=DeliveryStatus.SENT)
+                ),
+                _oldest=Min("deliveries__created_at", filter=by),
+                _last=Max("deliveries__sent_at"),
+            )
+        )
+
+    @admin.display(ordering="_pending")
+    def pending(self, obj):
+        return obj._pending
+
+    @admin.display(description="failed/dead", ordering="_failed")
+    def failed(self, obj):
+        return obj._failed
+
+    @admin.display(ordering="_sent")
+    def sent(self, obj):
+        return obj._sent
+
+    @admin.display(description="oldest pending")
+    def oldest_pending(self, obj):
+        if obj._oldest is None:
+            return "—"
+        return f"{int((timezone.now() - obj._oldest).total_seconds())} s"
+
+    @admin.display(description="last success", ordering="_last")
+    def last_success(self, obj):
+        return obj._last or "—"
+
+
+class MappingEntryInline(admin.TabularInline):
+    model = MappingEntry
+    extra = 1
+    fields = ["position", "kind", "source", "target", "conversion", "name_template"]
+
+
+@admin.register(IntegrationMapping)
+class IntegrationMappingAdmin(admin.ModelAdmin):
+    list_display = ["data_point_type", "customer", "enabled"]
+    list_filter = ["enabled", "data_point_type__category", "data_point_type__customer"]
+    search_fields = ["data_point_type__name", "data_point_type__customer__name"]
+    list_select_related = ["data_point_type__customer"]
+    autocomplete_fields = ["data_point_type"]
+    inlines = [MappingEntryInline]
+
+    @admin.display(ordering="data_point_type__customer__name")
+    def customer(self, obj):
+        return obj.data_point_type.customer
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at", "category", "data_point_id", "revision", "account", "status",
+        "attempts", "next_attempt_at", "short_error",
+    ]  # fmt: skip
+    list_filter = ["status", "category", "account__customer", "account"]
+    search_fields = ["=data_point__id", "=id", "remote_id"]
+    list_select_related = ["account__customer", "account__group_key"]
+    readonly_fields = [f.name for f in Delivery._meta.fields]
+    actions = ["retry_now", "replay"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return (
+            (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
+        )
+
+    @admin.action(description="Retry now (keeps attempts and age)")
+    def retry_now(self, request, queryset):
+        self._requeue(request, queryset, deliveries_retry_now)
+
+    @admin.action(description="Replay (attempts and max age start again)")
+    def replay(self, request, queryset):
+        self._requeue(request, queryset, deliveries_replay)
+
+    def _requeue(self, request, queryset, service):
+        accounts = set(queryset.values_list("account_id", flat=True))
+        count = service(ids=list(queryset.values_list("pk", flat=True)))
+        wake_accounts(accounts)
+        self.message_user(
+            request, f"{count} deliveries queued to send now.", messages.SUCCESS
+        )

@@ -1,0 +1,214 @@
+"""Salesmanago accounts, how each data point type maps to Salesmanago, and the ledger
+of every send (the transactional outbox)."""
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from datatalks.crypto import EncryptedTextField
+from ingestion.models import DataPoint, Environment
+from mappings.models import Category, Customer, DataPointType, GroupKey
+
+DEFAULT_V3_URL = "https://api.salesmanago.com"
+
+
+class SalesmanagoAccount(models.Model):
+    """The Salesmanago account one group key's data goes to, in one environment."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="salesmanago_accounts"
+    )
+    group_key = models.ForeignKey(GroupKey, on_delete=models.CASCADE, related_name="+")
+    environment = models.CharField(
+        max_length=16, choices=Environment.choices, default=Environment.PRODUCTION
+    )
+    base_url = models.URLField(
+        "server URL",
+        help_text="The account's API v2 server, such as https://app3.salesmanago.com",
+    )
+    v3_base_url = models.URLField(
+        "API v3 URL", default=DEFAULT_V3_URL, help_text="Products and catalogs."
+    )
+    client_id = models.CharField("clientId", max_length=100)
+    api_secret = EncryptedTextField("API secret")
+    v3_api_key = EncryptedTextField("API v3 key", blank=True)
+    owner_email = models.EmailField(
+        "owner", help_text="The account user data is owned by."
+    )
+    catalog_id = models.CharField("product catalog id", max_length=64, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "Salesmanago account"
+        ordering = ["customer__name", "group_key__key", "environment"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "group_key", "environment"],
+                name="one_salesmanago_account_per_group_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer.slug}/{self.group_key.key} ({self.environment}): {self.client_id}"
+
+    def clean(self):
+        if (
+            self.group_key_id
+            and self.customer_id
+            and self.group_key.customer_id != self.customer_id
+        ):
+            raise ValidationError(
+                {"group_key": "This group key belongs to another customer."}
+            )
+
+
+class IntegrationMapping(models.Model):
+    """How one data point type becomes a Salesmanago contact, external event or product."""
+
+    data_point_type = models.OneToOneField(
+        DataPointType, on_delete=models.CASCADE, related_name="salesmanago_mapping"
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "Salesmanago mapping"
+
+    def __str__(self) -> str:
+        return f"{self.data_point_type} → {TARGET_OF_CATEGORY[self.data_point_type.category]}"
+
+
+TARGET_OF_CATEGORY = {
+    Category.PROFILE: "contact",
+    Category.EVENT: "external event",
+    Category.INVENTORY: "product",
+}
+
+
+class EntryKind(models.TextChoices):
+    STRING = "string", "String (one field to one field)"
+    LIST = "list", "List (an array field)"
+    DYNAMIC = "dynamic", "Dynamic (several fields through a template)"
+    CONSTANT = "constant", "Constant"
+
+
+class Conversion(models.TextChoices):
+    NONE = "", "As stored"
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    BIRTHDAY = "birthday", "Date → yyyyMMdd"
+    EPOCH_MS = "epoch_ms", "Datetime → epoch milliseconds (customer's time zone)"
+
+
+class MappingEntry(models.Model):
+    """One CDP field (or template, or constant) to one Salesmanago field.
+
+    ``target`` is a dotted path in the item sent: ``contact.email``,
+    ``contact.address.city``, ``birthday``, ``tags``, ``properties`` (dynamic: every
+    listed field becomes a property named by ``name_template``), ``contactEvent.value``,
+    ``email`` (an event's contact), ``productId``, ``customDetails.detail1``.
+    ``source`` is a CDP field name, ``profile.<field>`` for the event's linked profile,
+    a template such as ``{first_name} {last_name}``, a comma-separated field list for
+    dynamic properties, or the constant's value.
+    """
+
+    mapping = models.ForeignKey(
+        IntegrationMapping, on_delete=models.CASCADE, related_name="entries"
+    )
+    kind = models.CharField(
+        max_length=16, choices=EntryKind.choices, default=EntryKind.STRING
+    )
+    source = models.CharField(max_length=500)
+    target = models.CharField(max_length=200)
+    conversion = models.CharField(max_length=16, choices=Conversion.choices, blank=True)
+    name_template = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Dynamic properties: e.g. {field} or {Field}.",
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "mapping entry"
+        verbose_name_plural = "mapping entries"
+        ordering = ["mapping", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mapping", "target"], name="one_entry_per_target"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} → {self.target}"
+
+    def clean(self):
+        from .salesmanago.payloads import check_entry
+
+        try:
+            check_entry(self.kind, self.source, self.target, self.conversion)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    DEAD = "dead", "Dead (gave up retrying)"
+    SUPERSEDED = "superseded", "Superseded by a newer revision"
+
+
+class Delivery(models.Model):
+    """One revision of one data point, to one account: written with the data, in the
+    same transaction, and claimed by exactly one worker before it is sent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        SalesmanagoAccount, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    data_point = models.ForeignKey(
+        DataPoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    revision = models.PositiveIntegerField()
+    category = models.CharField(max_length=16, choices=Category.choices)
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    remote_id = models.CharField(max_length=100, blank=True)
+    last_error = models.TextField(blank=True)
+    request_excerpt = models.TextField(blank=True)
+    response_excerpt = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["data_point", "revision", "account"],
+                name="one_delivery_per_revision",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["account", "next_attempt_at"],
+                condition=Q(status="pending"),
+                name="delivery_due",
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(status="sending"),
+                name="delivery_in_flight",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.data_point_id} r{self.revision} → {self.account_id}: {self.status}"

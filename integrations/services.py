@@ -1,0 +1,394 @@
+"""Deliveries to Salesmanago: written with the data (the outbox), claimed by one worker,
+sent in batches, and recorded. Nothing accepted is dropped: a delivery ends sent, failed
+(Salesmanago refused it), dead (retried until the max age) or superseded (a newer
+revision of the same data point went instead)."""
+
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ingestion.caller import ApiCaller
+from ingestion.models import DataPoint
+from mappings.models import Category
+
+from .models import Delivery, DeliveryStatus, MappingEntry, SalesmanagoAccount
+from .routing import routes_for
+from .salesmanago.client import Credentials, ItemResult, SalesmanagoClient
+from .salesmanago.errors import SalesmanagoError
+from .salesmanago.payloads import REQUIRED, Entry, PayloadError, build_item, require
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = {Category.PROFILE: 1000, Category.EVENT: 1000, Category.INVENTORY: 100}
+SEND_ORDER = [Category.PROFILE, Category.EVENT, Category.INVENTORY]
+WAIT_FOR_CONTACT = timedelta(seconds=10)
+EXCERPT = 4000
+
+
+def deliveries_create(*, caller: ApiCaller, stored) -> list[int]:
+    """The outbox rows for stored revisions; called inside the ingest transaction.
+
+    One row per (data point revision, account) for each enabled account of the data
+    point's group key and environment. Returns the accounts to wake after commit.
+    """
+    routes = routes_for(caller.customer)
+    rows, woken = [], set()
+    now = timezone.now()
+    for item in stored:
+        for account_id in routes.accounts_for(
+            group_key_id=item.group_key_id, environment=caller.environment,
+            type_id=item.type.id,
+        ):  # fmt: skip
+            woken.add(account_id)
+            rows.append(
+                Delivery(
+                    account_id=account_id,
+                    data_point_id=item.datatalks_id,
+                    revision=item.revision,
+                    category=item.type.category,
+                    next_attempt_at=now,
+                )
+            )
+    if rows:
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    return sorted(woken)
+
+
+def delivery_preview(*, data_point: DataPoint) -> list[dict]:
+    """The items this (stored, uncommitted) data point would send, per account."""
+    accounts = SalesmanagoAccount.objects.filter(
+        pk__in=Delivery.objects.filter(data_point=data_point).values("account_id")
+    ).select_related("customer", "group_key")
+    entries = _entries([data_point.data_point_type_id]).get(
+        data_point.data_point_type_id, ()
+    )
+    category = data_point.data_point_type.category
+    profile = data_point.profile.data if data_point.profile_id else None
+    previews = []
+    for account in accounts:
+        preview = {"account": str(account), "category": category}
+        try:
+            item = build_item(entries, data_point.data, profile=profile,
+                              time_zone=account.customer.time_zone)  # fmt: skip
+            preview["item"] = _finish(category, require(item, *REQUIRED[category]))
+        except (PayloadError, ValueError) as exc:
+            preview["error"] = f"Not sent: {exc}"
+        previews.append(preview)
+    return previews
+
+
+def account_deliver(*, account_id: int, limit: int = 1000) -> int:
+    """Claims this account's due deliveries, sends them, records each result.
+
+    Returns how many were claimed (0 means nothing was due or another worker has them).
+    """
+    account = SalesmanagoAccount.objects.select_related("customer").get(pk=account_id)
+    claimed = _claim(account, limit)
+    if not claimed:
+        return 0
+    client = SalesmanagoClient(_credentials(account))
+    for category in SEND_ORDER:
+        batch = [d for d in claimed if d.category == category]
+        if category == Category.EVENT:
+            batch = _ready_events(account, batch)
+        for start in range(0, len(batch), BATCH_SIZE[category]):
+            _send(
+                client, account, category, batch[start : start + BATCH_SIZE[category]]
+            )
+    return len(claimed)
+
+
+def _credentials(account: SalesmanagoAccount) -> Credentials:
+    return Credentials(
+        base_url=account.base_url,
+        v3_base_url=account.v3_base_url,
+        client_id=account.client_id,
+        api_secret=account.api_secret,
+        owner=account.owner_email,
+        v3_api_key=account.v3_api_key,
+        timeout=settings.SALESMANAGO_TIMEOUT_SECONDS,
+    )
+
+
+def _claim(account: SalesmanagoAccount, limit: int) -> list[Delivery]:
+    """Takes due deliveries with one conditional UPDATE; coalesces revisions."""
+    token = uuid.uuid4()
+    now = timezone.now()
+    with transaction.atomic():
+        due = (
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                account=account, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+            )
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        Delivery.objects.filter(pk__in=list(due), status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.SENDING, claim=token, claimed_at=now
+        )
+    claimed = list(
+        Delivery.objects.filter(claim=token, status=DeliveryStatus.SENDING)
+        .select_related("data_point")
+        .order_by("created_at")
+    )
+    return _coalesce(claimed)
+
+
+def _coalesce(claimed: list[Delivery]) -> list[Delivery]:
+    """Keeps the latest revision per data point; older ones are superseded."""
+    latest: dict = {}
+    for delivery in claimed:
+        current = latest.get(delivery.data_point_id)
+        if current is None or delivery.revision > current.revision:
+            latest[delivery.data_point_id] = delivery
+    keep = {d.pk for d in latest.values()}
+    older = [d.pk for d in claimed if d.pk not in keep]
+    if older:
+        Delivery.objects.filter(pk__in=older).update(status=DeliveryStatus.SUPERSEDED)
+    # Pending rows of older revisions than the ones being sent now are moot too.
+    for delivery in latest.values():
+        Delivery.objects.filter(
+            data_point_id=delivery.data_point_id,
+            account_id=delivery.account_id,
+            status=DeliveryStatus.PENDING,
+            revision__lt=delivery.revision,
+        ).update(status=DeliveryStatus.SUPERSEDED)
+    return [d for d in claimed if d.pk in keep]
+
+
+def _ready_events(account, events: list[Delivery]) -> list[Delivery]:
+    """Events whose contact is in Salesmanago; the rest wait, without using an attempt."""
+    profile_ids = {e.data_point.profile_id for e in events if e.data_point.profile_id}
+    delivered = set(
+        Delivery.objects.filter(
+            account=account, data_point_id__in=profile_ids, status=DeliveryStatus.SENT
+        ).values_list("data_point_id", flat=True)
+    )
+    ready, waiting = [], []
+    for event in events:
+        refers = event.data_point.profile_type_id is not None
+        (
+            waiting
+            if refers and event.data_point.profile_id not in delivered
+            else ready
+        ).append(event)
+    for event in waiting:
+        _wait(event)
+    return ready
+
+
+def _wait(delivery: Delivery) -> None:
+    if timezone.now() - delivery.created_at > timedelta(
+        seconds=settings.DELIVERY_MAX_AGE_SECONDS
+    ):
+        _update(delivery, status=DeliveryStatus.DEAD,
+                last_error="Gave up waiting for the contact (the linked profile).")  # fmt: skip
+        return
+    _update(
+        delivery, status=DeliveryStatus.PENDING,
+        next_attempt_at=timezone.now() + WAIT_FOR_CONTACT,
+        last_error="Waiting for the contact (the linked profile) to be delivered first.",
+    )  # fmt: skip
+
+
+def _send(client, account, category: str, batch: list[Delivery]) -> None:
+    items, sendable = _build(account, category, batch)
+    if not sendable:
+        return
+    try:
+        results = _call(client, account, category, items)
+    except SalesmanagoError as exc:
+        _record_call_failure(client, sendable, exc)
+        return
+    _record_results(client, sendable, results)
+
+
+def _build(account, category, batch) -> tuple[list[dict], list[Delivery]]:
+    entries = _entries(d.data_point.data_point_type_id for d in batch)
+    profiles = _profiles(batch) if category == Category.EVENT else {}
+    items, sendable = [], []
+    for delivery in batch:
+        dp = delivery.data_point
+        try:
+            item = build_item(
+                entries.get(dp.data_point_type_id, ()), dp.data,
+                profile=profiles.get(dp.profile_id), time_zone=account.customer.time_zone,
+            )  # fmt: skip
+            items.append(_finish(category, require(item, *REQUIRED[category])))
+            sendable.append(delivery)
+        except (PayloadError, ValueError) as exc:
+            _fail(delivery, f"Not sent: {exc}")
+    return items, sendable
+
+
+def _finish(category: str, item: dict) -> dict:
+    if category == Category.EVENT and not (item.get("email") or item.get("contactId")):
+        raise PayloadError(
+            "the event has no contact email; map email from profile.email"
+        )
+    if category == Category.INVENTORY:
+        item.setdefault("mainCategory", "Uncategorized")  # required by API v3
+    return item
+
+
+def _entries(type_ids: Iterable[int]) -> dict[int, list[Entry]]:
+    rows = MappingEntry.objects.filter(
+        mapping__data_point_type_id__in=set(type_ids), mapping__enabled=True
+    ).select_related("mapping")
+    entries: dict[int, list[Entry]] = {}
+    for row in rows:
+        entries.setdefault(row.mapping.data_point_type_id, []).append(
+            Entry(row.kind, row.source, row.target, row.conversion, row.name_template)
+        )
+    return entries
+
+
+def _profiles(batch: list[Delivery]) -> dict:
+    ids = {d.data_point.profile_id for d in batch if d.data_point.profile_id}
+    return dict(DataPoint.objects.filter(pk__in=ids).values_list("pk", "data"))
+
+
+def _call(client, account, category: str, items: list[dict]) -> list[ItemResult]:
+    if category == Category.PROFILE:
+        return client.upsert_contacts(items)
+    if category == Category.EVENT:
+        return client.add_events(items)
+    if not account.catalog_id:
+        raise SalesmanagoError("The account has no product catalog id.", permanent=True)
+    return client.upsert_products(account.catalog_id, items)
+
+
+def _excerpts(client) -> dict:
+    exchange = client.last_exchange or {}
+    return {
+        "request_excerpt": str(exchange.get("request", ""))[:EXCERPT],
+        "response_excerpt": str(exchange.get("response", ""))[:EXCERPT],
+    }
+
+
+def _record_results(
+    client, deliveries: list[Delivery], results: list[ItemResult]
+) -> None:
+    excerpts = _excerpts(client)
+    now = timezone.now()
+    for delivery, result in zip(deliveries, results, strict=True):
+        if result.ok:
+            _update(
+                delivery,
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+                last_error="",
+                remote_id=result.remote_id or "",
+                attempts=F("attempts") + 1,
+                **excerpts,
+            )
+        elif result.permanent:
+            _fail(delivery, result.message, **excerpts)
+        else:
+            _retry(delivery, result.message, None, **excerpts)
+
+
+def _record_call_failure(client, deliveries, exc: SalesmanagoError) -> None:
+    excerpts = _excerpts(client)
+    logger.warning(
+        "salesmanago call failed (%s): %s", "permanent" if exc.permanent else "transient",
+        exc.message,
+    )  # fmt: skip
+    for delivery in deliveries:
+        if exc.permanent:
+            _fail(delivery, exc.message, **excerpts)
+        else:
+            _retry(delivery, exc.message, exc.retry_after, **excerpts)
+
+
+def _fail(delivery: Delivery, message: str, **fields) -> None:
+    _update(delivery, status=DeliveryStatus.FAILED, last_error=message[:EXCERPT],
+            attempts=F("attempts") + 1, **fields)  # fmt: skip
+
+
+def _retry(delivery: Delivery, message: str, retry_after, **fields) -> None:
+    attempts = delivery.attempts + 1
+    now = timezone.now()
+    too_old = now - delivery.created_at > timedelta(
+        seconds=settings.DELIVERY_MAX_AGE_SECONDS
+    )
+    status = DeliveryStatus.DEAD if too_old else DeliveryStatus.PENDING
+    _update(
+        delivery, status=status, attempts=attempts, last_error=message[:EXCERPT],
+        next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts, retry_after)),
+        **fields,
+    )  # fmt: skip
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter, capped; never sooner than Retry-After."""
+    base = settings.DELIVERY_BACKOFF_BASE_SECONDS
+    cap = settings.DELIVERY_BACKOFF_CAP_SECONDS
+    delay = random.uniform(base, min(cap, base * 2 ** (attempts - 1)) * 1.5)
+    return max(delay, retry_after or 0)
+
+
+def _update(delivery: Delivery, **fields) -> None:
+    # Only the claim holder records a result: a row reclaimed after a stall is not
+    # overwritten by the stalled worker.
+    Delivery.objects.filter(
+        pk=delivery.pk, claim=delivery.claim, status=DeliveryStatus.SENDING
+    ).update(claim=None, **fields)
+
+
+def deliveries_sweep() -> list[int]:
+    """Re-queues sends whose worker stopped, and returns the accounts with due work."""
+    stuck_before = timezone.now() - timedelta(seconds=settings.DELIVERY_STUCK_SECONDS)
+    released = Delivery.objects.filter(
+        status=DeliveryStatus.SENDING, claimed_at__lt=stuck_before
+    ).update(status=DeliveryStatus.PENDING, claim=None, next_attempt_at=timezone.now())
+    if released:
+        logger.warning("released %d deliveries whose worker stopped", released)
+    return list(
+        Delivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
+        )
+        .values_list("account_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+
+
+RETRYABLE = [DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.PENDING]
+
+
+def deliveries_retry_now(*, ids: Iterable) -> int:
+    """Admin: failed, dead or waiting deliveries go out on the next run, keeping their
+    attempts and age (a dead one that fails again is dead again)."""
+    return Delivery.objects.filter(pk__in=list(ids), status__in=RETRYABLE).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), claim=None
+    )
+
+
+def deliveries_replay(*, ids: Iterable) -> int:
+    """Admin: as if just accepted: attempts and the max age start again."""
+    now = timezone.now()
+    return Delivery.objects.filter(pk__in=list(ids), status__in=RETRYABLE).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=now, claim=None, attempts=0,
+        created_at=now, last_error="",
+    )  # fmt: skip
+
+
+def next_due_in(account_id: int) -> float | None:
+    """Seconds until the account's next pending delivery is due, if any."""
+    when = (
+        Delivery.objects.filter(account_id=account_id, status=DeliveryStatus.PENDING)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if when is None:
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())

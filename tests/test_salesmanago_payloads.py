@@ -1,0 +1,128 @@
+"""What each demo data point becomes in Salesmanago (pure builders, no I/O)."""
+
+import pytest
+
+from integrations import demo as demo_mappings
+from integrations.salesmanago.payloads import (
+    Entry,
+    PayloadError,
+    build_item,
+    check_entry,
+    require,
+)
+
+PERSON = {
+    "customer_id": 12345, "first_name": "Juliana", "last_name": "Crane",
+    "email": "juliana.crane@fake.com", "age": 32, "birth_date": "1990-05-17",
+    "postal_code": "111 17", "address": "Kungsbroplan 3", "city": "Stockholm",
+    "country": "Sweden", "is_member": True, "tags": ["VIP", "NEWSLETTER"],
+}  # fmt: skip
+PURCHASE = {
+    "event_id": "848ASHC382392AHSJA", "event_type": "Purchase",
+    "event_datetime": "2021-03-18T11:35:24", "customer_id": 12345,
+    "status": "Confirmed", "payment_method": "Debit Card",
+    "total_purchase_amount": "123.75", "currency": "Euros",
+}  # fmt: skip
+PRODUCT = {
+    "item_id": "AB-192910", "inventory_type": "Product", "name": "Milk",
+    "item_modified": "2020-12-03T17:23:21", "category": "Dairy Products",
+    "subcategory": "Cow Milk", "brand": "Milky", "size": "1.0L", "type": "Light",
+}  # fmt: skip
+
+
+def entries(rows):
+    return [Entry(*row) for row in rows]
+
+
+def test_person_becomes_a_contact():
+    item = build_item(
+        entries(demo_mappings.CONTACT),
+        PERSON,
+        profile=None,
+        time_zone="Europe/Stockholm",
+    )
+    assert item == {
+        "contact": {
+            "email": "juliana.crane@fake.com",
+            "name": "Juliana Crane",
+            "externalId": "12345",
+            "address": {
+                "streetAddress": "Kungsbroplan 3", "zipCode": "111 17",
+                "city": "Stockholm", "country": "Sweden",
+            },
+        },
+        "birthday": "19900517",
+        "tags": ["VIP", "NEWSLETTER"],
+        "properties": {"age": "32", "is_member": "true"},
+    }  # fmt: skip
+
+
+def test_purchase_becomes_an_external_event_of_the_linked_contact():
+    item = build_item(
+        entries(demo_mappings.PURCHASE),
+        PURCHASE,
+        profile=PERSON,
+        time_zone="Europe/Stockholm",
+    )
+    assert item == {
+        "email": "juliana.crane@fake.com",
+        "contactEvent": {
+            "contactExtEventType": "PURCHASE",
+            "date": 1616063724000,  # 11:35:24 in Stockholm (CET) is 10:35:24 UTC
+            "value": 123.75,
+            "externalId": "848ASHC382392AHSJA",
+            "description": "Purchase",
+            "detail1": "Debit Card",
+            "detail2": "Confirmed",
+            "detail3": "Euros",
+        },
+    }
+
+
+def test_datetime_uses_the_customers_time_zone():
+    rows = [("string", "event_datetime", "contactEvent.date", "epoch_ms", "")]
+    utc = build_item(entries(rows), PURCHASE, profile=None, time_zone="UTC")
+    stockholm = build_item(
+        entries(rows), PURCHASE, profile=None, time_zone="Europe/Stockholm"
+    )
+    assert (
+        utc["contactEvent"]["date"] - stockholm["contactEvent"]["date"] == 3600 * 1000
+    )
+
+
+def test_product_becomes_a_catalog_product():
+    item = build_item(
+        entries(demo_mappings.PRODUCT), PRODUCT, profile=None, time_zone="UTC"
+    )
+    assert item == {
+        "productId": "AB-192910", "name": "Milk", "mainCategory": "Dairy Products",
+        "categories": ["Dairy Products", "Cow Milk"],
+        "customDetails": {"detail1": "Milky", "detail2": "1.0L", "detail3": "Light",
+                          "detail4": "Product"},
+    }  # fmt: skip
+
+
+def test_null_values_are_left_out():
+    item = build_item(
+        entries(demo_mappings.CONTACT),
+        {"email": "a@b.se", "first_name": None, "last_name": None},
+        profile=None,
+        time_zone="UTC",
+    )
+    assert item == {"contact": {"email": "a@b.se"}}
+
+
+def test_missing_required_target_is_a_payload_error():
+    with pytest.raises(PayloadError, match=r"no contact\.email"):
+        require({"contact": {"name": "x"}}, "contact.email")
+
+
+@pytest.mark.parametrize("kind,source,target,conversion", [
+    ("magic", "a", "contact.email", ""),
+    ("string", "a", "contact..email", ""),
+    ("dynamic", "no template", "contact.name", ""),
+    ("string", "a", "contact.email", "rot13"),
+])  # fmt: skip
+def test_broken_entries_are_refused(kind, source, target, conversion):
+    with pytest.raises(ValueError):
+        check_entry(kind, source, target, conversion)
