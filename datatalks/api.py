@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 SERVER_ERROR = (
     "Internal server error: please contact us and include the requestId in your report."
 )
-UNAVAILABLE = "The service is temporarily unavailable; retry shortly with the same body."
+UNAVAILABLE = (
+    "The service is temporarily unavailable; retry shortly with the same body."
+)
 
 
 def envelope(request, *, success: bool, messages: list[str], datatalks_id=None) -> dict:
@@ -30,7 +32,8 @@ def envelope(request, *, success: bool, messages: list[str], datatalks_id=None) 
     body = {
         "success": success,
         "messages": messages,
-        "requestId": getattr(django_request, "request_id", None) or current_request_id(),
+        "requestId": getattr(django_request, "request_id", None)
+        or current_request_id(),
         "datatalksId": str(datatalks_id) if datatalks_id else None,
         "key": caller.access_key_id if caller else None,
     }
@@ -38,7 +41,9 @@ def envelope(request, *, success: bool, messages: list[str], datatalks_id=None) 
     return body
 
 
-def envelope_response(request, status: int, messages: list[str], **headers) -> JsonResponse:
+def envelope_response(
+    request, status: int, messages: list[str], **headers
+) -> JsonResponse:
     """A plain Django response in the envelope, for errors outside DRF views."""
     body = envelope(request, success=status < 400, messages=messages)
     response = JsonResponse(body, status=status)

@@ -28,7 +28,9 @@ def _fernet(keys: str, debug: bool, secret_key: str) -> MultiFernet:
                 "print(Fernet.generate_key().decode())'`"
             )
         logger.warning("DATATALKS_ENCRYPTION_KEY is not set; using a development key")
-        derived = hashlib.sha256(b"datatalks-dev-encryption:" + secret_key.encode()).digest()
+        derived = hashlib.sha256(
+            b"datatalks-dev-encryption:" + secret_key.encode()
+        ).digest()
         keys = base64.urlsafe_b64encode(derived).decode()
     try:
         return MultiFernet([Fernet(k.strip()) for k in keys.split(",") if k.strip()])
@@ -40,7 +42,9 @@ def _fernet(keys: str, debug: bool, secret_key: str) -> MultiFernet:
 
 
 def fernet() -> MultiFernet:
-    return _fernet(settings.DATATALKS_ENCRYPTION_KEY, settings.DEBUG, settings.SECRET_KEY)
+    return _fernet(
+        settings.DATATALKS_ENCRYPTION_KEY, settings.DEBUG, settings.SECRET_KEY
+    )
 
 
 def encrypt(plain: str) -> str:

@@ -4,7 +4,9 @@ import contextvars
 import logging
 import uuid
 
-_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "request_id", default="-"
+)
 
 
 def current_request_id() -> str:

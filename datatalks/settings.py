@@ -17,7 +17,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set; set it, or set DJANGO_DEBUG=true for development"
         )
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -73,7 +73,9 @@ DATABASE_URL = env_str("DATABASE_URL", _DEFAULT_DATABASE_URL)
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 except Exception as exc:  # dj_database_url raises several types for a bad URL
-    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    raise ImproperlyConfigured(
+        f"DATABASE_URL is not a valid database URL: {exc}"
+    ) from None
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -149,15 +151,32 @@ DATATALKS_TRUST_PROXY = env_bool("DATATALKS_TRUST_PROXY", False)
 # Fernet key(s) for secrets at rest, comma-separated; the first encrypts, all decrypt.
 DATATALKS_ENCRYPTION_KEY = env_str("DATATALKS_ENCRYPTION_KEY", "")
 
-# Request limits (the body limit applies before the body is parsed).
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATATALKS_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+# Request limits (documented in docs/limits.md). Body limits apply before the body is
+# read; the others are checked after parsing, each with a 400 that names it.
+DATATALKS_MAX_BODY_BYTES = env_int(
+    "DATATALKS_MAX_BODY_BYTES", 1024 * 1024, minimum=1024
+)
+DATATALKS_BATCH_MAX_BODY_BYTES = env_int(
+    "DATATALKS_BATCH_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024
+)
+DATATALKS_BATCH_MAX_ITEMS = env_int("DATATALKS_BATCH_MAX_ITEMS", 1000, minimum=1)
+DATATALKS_MAX_FIELDS = env_int("DATATALKS_MAX_FIELDS", 1000, minimum=1)
+DATATALKS_MAX_STRING_CHARS = env_int("DATATALKS_MAX_STRING_CHARS", 64 * 1024, minimum=1)
+DATATALKS_MAX_ARRAY_ITEMS = env_int("DATATALKS_MAX_ARRAY_ITEMS", 1000, minimum=1)
+DATATALKS_MAX_JSON_DEPTH = env_int("DATATALKS_MAX_JSON_DEPTH", 16, minimum=4)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(
+    DATATALKS_MAX_BODY_BYTES, DATATALKS_BATCH_MAX_BODY_BYTES
+)
+CONN_HEALTH_CHECKS = True
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "datatalks.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+        }
     },
     "handlers": {
         "console": {
@@ -173,3 +192,33 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Salesmanago delivery.
+SALESMANAGO_URL = env_str("SALESMANAGO_URL", "http://127.0.0.1:8765")
+SALESMANAGO_TIMEOUT_SECONDS = env_int("SALESMANAGO_TIMEOUT_SECONDS", 30, minimum=1)
+DELIVERY_MAX_AGE_SECONDS = env_int(
+    "DATATALKS_DELIVERY_MAX_AGE_SECONDS", 72 * 3600, minimum=60
+)
+DELIVERY_BACKOFF_BASE_SECONDS = env_int(
+    "DATATALKS_DELIVERY_BACKOFF_BASE_SECONDS", 2, minimum=0
+)
+DELIVERY_BACKOFF_CAP_SECONDS = env_int(
+    "DATATALKS_DELIVERY_BACKOFF_CAP_SECONDS", 3600, minimum=1
+)
+# A send still "sending" after this long lost its worker; the sweeper queues it again.
+# It must exceed the task's hard time limit.
+DELIVERY_TASK_TIME_LIMIT_SECONDS = env_int(
+    "DATATALKS_DELIVERY_TASK_TIME_LIMIT_SECONDS", 150, minimum=5
+)
+DELIVERY_STUCK_SECONDS = env_int("DATATALKS_DELIVERY_STUCK_SECONDS", 300, minimum=5)
+DELIVERY_SWEEP_SECONDS = env_int("DATATALKS_DELIVERY_SWEEP_SECONDS", 30, minimum=1)
+if DELIVERY_STUCK_SECONDS <= DELIVERY_TASK_TIME_LIMIT_SECONDS:
+    raise ImproperlyConfigured(
+        "DATATALKS_DELIVERY_STUCK_SECONDS must exceed DATATALKS_DELIVERY_TASK_TIME_LIMIT_SECONDS"
+    )
+CELERY_BEAT_SCHEDULE = {
+    "sweep-deliveries": {
+        "task": "integrations.tasks.deliveries_sweep_task",
+        "schedule": float(DELIVERY_SWEEP_SECONDS),
+    }
+}

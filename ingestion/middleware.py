@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from datatalks.api import envelope_response
+from mappings.spec import spec_for_customer
 
 from .models import RequestLog
 
@@ -34,16 +35,23 @@ class ApiRequestMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return envelope_response(request, 400, ["Content-Length is not a number."])
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = (
+            settings.DATATALKS_BATCH_MAX_BODY_BYTES
+            if request.path.endswith("/batch")
+            else settings.DATATALKS_MAX_BODY_BYTES
+        )
         if length > limit:
             return envelope_response(
-                request, 413, [f"The request body is {length} bytes; the limit is {limit}."]
+                request,
+                413,
+                [f"The request body is {length} bytes; the limit is {limit}."],
             )
         return None
 
     def _record(self, request, response, duration_ms: float) -> None:
         body = getattr(request, "envelope", None) or {}
         caller = getattr(request, "caller", None)
+        type_name = str(getattr(request, "type_name", ""))[:100]
         try:
             RequestLog.objects.create(
                 request_id=request.request_id,
@@ -52,7 +60,8 @@ class ApiRequestMiddleware:
                 environment=caller.environment if caller else "",
                 method=request.method[:10],
                 path=request.path[:300],
-                type_name=str(getattr(request, "type_name", ""))[:100],
+                type_name=type_name,
+                mapping_version=_version_of(caller, type_name),
                 status_code=response.status_code,
                 messages=body.get("messages", []),
                 datatalks_id=body.get("datatalksId"),
@@ -60,3 +69,11 @@ class ApiRequestMiddleware:
             )
         except DatabaseError:
             logger.warning("request log not written: database error", exc_info=True)
+
+
+def _version_of(caller, type_name: str) -> int | None:
+    """The version of the caller's type mapping (from the cached spec: no query)."""
+    if caller is None or not type_name:
+        return None
+    type_spec = spec_for_customer(customer=caller.customer).types.get(type_name)
+    return type_spec.version if type_spec else None

@@ -10,7 +10,6 @@ from django.db.models import Q
 from datatalks.crypto import EncryptedTextField
 from mappings.models import Customer, DataPointType, GroupKey
 
-
 SECONDARY_ID_MAX_LENGTH = 512
 
 
@@ -34,14 +33,22 @@ def new_secret_access_key() -> str:
 class ApiCredential(models.Model):
     """An AWS SigV4 key pair a customer signs with; the secret is encrypted at rest."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="credentials")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="credentials"
+    )
     environment = models.CharField(
         max_length=16, choices=Environment.choices, default=Environment.PRODUCTION
     )
     access_key_id = models.CharField(
-        "access key id", max_length=20, unique=True, default=new_access_key_id, editable=False
+        "access key id",
+        max_length=20,
+        unique=True,
+        default=new_access_key_id,
+        editable=False,
     )
-    secret_access_key = EncryptedTextField(default=new_secret_access_key, editable=False)
+    secret_access_key = EncryptedTextField(
+        default=new_secret_access_key, editable=False
+    )
     description = models.CharField(max_length=200, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -58,12 +65,18 @@ class ApiCredential(models.Model):
 class DataPoint(models.Model):
     """One profile, event or inventory item; its primary key is its Datatalks ID."""
 
-    id = models.UUIDField("Datatalks ID", primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        "Datatalks ID", primary_key=True, default=uuid.uuid4, editable=False
+    )
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     environment = models.CharField(max_length=16, choices=Environment.choices)
-    data_point_type = models.ForeignKey(DataPointType, on_delete=models.PROTECT, related_name="+")
+    data_point_type = models.ForeignKey(
+        DataPointType, on_delete=models.PROTECT, related_name="+"
+    )
     group_key = models.ForeignKey(GroupKey, on_delete=models.PROTECT, related_name="+")
-    hard_id = models.TextField("Hard-ID", help_text="The Hard-ID's values, \\x1f-separated.")
+    hard_id = models.TextField(
+        "Hard-ID", help_text="The Hard-ID's values, \\x1f-separated."
+    )
     data = models.JSONField(help_text="The mapped values by CDP field name.")
     # Events: the profile this one refers to, once that profile has arrived.
     profile = models.ForeignKey(
@@ -102,7 +115,9 @@ class SecondaryIdentifier(models.Model):
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     environment = models.CharField(max_length=16, choices=Environment.choices)
-    kind = models.CharField(max_length=100, help_text="The CDP field name, such as email.")
+    kind = models.CharField(
+        max_length=100, help_text="The CDP field name, such as email."
+    )
     value = models.CharField(max_length=SECONDARY_ID_MAX_LENGTH)
     data_point = models.ForeignKey(
         DataPoint, on_delete=models.CASCADE, related_name="secondary_ids"
@@ -137,7 +152,8 @@ class IdentityCollision(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "value", "owner", "claimant"], name="collision_recorded_once"
+                fields=["kind", "value", "owner", "claimant"],
+                name="collision_recorded_once",
             )
         ]
 
@@ -157,6 +173,11 @@ class RequestLog(models.Model):
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=300)
     type_name = models.CharField("type", max_length=100, blank=True)
+    mapping_version = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The version of the type's mapping that judged it.",
+    )
     status_code = models.PositiveSmallIntegerField()
     messages = models.JSONField(default=list)
     datatalks_id = models.UUIDField("Datatalks ID", null=True, blank=True)
@@ -166,7 +187,11 @@ class RequestLog(models.Model):
     class Meta:
         verbose_name = "API request"
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["customer", "-created_at"], name="requestlog_by_customer")]
+        indexes = [
+            models.Index(
+                fields=["customer", "-created_at"], name="requestlog_by_customer"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.method} {self.path} → {self.status_code}"

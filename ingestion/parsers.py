@@ -3,6 +3,7 @@
 import json
 from decimal import Decimal
 
+from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -23,7 +24,9 @@ class ApiJSONParser(JSONParser):
                 f"The body is not UTF-8: byte {exc.start} cannot be decoded."
             ) from None
         try:
-            return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+            parsed = json.loads(
+                text, parse_float=Decimal, parse_constant=_reject_constant
+            )
         except json.JSONDecodeError as exc:
             raise ParseError(
                 f"The body is not valid JSON: {exc.msg} at line {exc.lineno} "
@@ -32,4 +35,31 @@ class ApiJSONParser(JSONParser):
         except ValueError as exc:
             raise ParseError(f"The body is not valid JSON: {exc}.") from None
         except RecursionError:
-            raise ParseError("The body is not valid JSON: it is nested too deeply.") from None
+            parsed = None
+            depth = None
+        else:
+            depth = _depth(parsed, settings.DATATALKS_MAX_JSON_DEPTH)
+        if depth is None or depth > settings.DATATALKS_MAX_JSON_DEPTH:
+            raise ParseError(
+                "The body is nested deeper than the limit of "
+                f"{settings.DATATALKS_MAX_JSON_DEPTH} levels."
+            )
+        return parsed
+
+
+def _depth(value, limit: int) -> int:
+    """How deeply containers nest in ``value``, counting no further than limit + 1."""
+    deepest, level = 0, [(value, 1)]
+    while level:
+        node, depth = level.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > limit:
+                return depth
+            children = node.values() if isinstance(node, dict) else node
+            level.extend(
+                (child, depth + 1)
+                for child in children
+                if isinstance(child, (dict, list))
+            )
+    return deepest

@@ -12,7 +12,7 @@ _SCALAR_NOTE = "Values are scalars or arrays of scalars; nested objects are refu
 
 class IngestBodySerializer(serializers.Serializer):
     type = serializers.CharField(help_text="The name of one of your data point types.")
-    groupKey = serializers.CharField(  # noqa: N815 (the wire name)
+    groupKey = serializers.CharField(
         required=False,
         help_text="One of your group keys. Required in v2 (v1's `group_key` is accepted "
         "too); in v3 it defaults to your default group key.",
@@ -21,7 +21,7 @@ class IngestBodySerializer(serializers.Serializer):
         help_text="The fields of the data point, as mapped at onboarding. Unmapped "
         "fields are ignored. " + _SCALAR_NOTE
     )
-    datatalksId = serializers.UUIDField(  # noqa: N815
+    datatalksId = serializers.UUIDField(
         required=False,
         allow_null=True,
         help_text="The data point's Datatalks ID, when known. With a different Hard-ID "
@@ -34,8 +34,8 @@ class EnvelopeSerializer(serializers.Serializer):
     messages = serializers.ListField(
         child=serializers.CharField(), help_text="Every problem found, one per entry."
     )
-    requestId = serializers.UUIDField(help_text="Quote it when you contact us.")  # noqa: N815
-    datatalksId = serializers.UUIDField(allow_null=True)  # noqa: N815
+    requestId = serializers.UUIDField(help_text="Quote it when you contact us.")
+    datatalksId = serializers.UUIDField(allow_null=True)
     key = serializers.CharField(allow_null=True, help_text="Your access key id.")
 
 
@@ -71,7 +71,10 @@ def ingest_operation(version: str, path_name: str) -> dict:
     }
     responses = {200: OpenApiResponse(EnvelopeSerializer, description="Stored.")}
     responses.update(
-        {code: OpenApiResponse(EnvelopeSerializer, description=text) for code, text in _ERRORS.items()}
+        {
+            code: OpenApiResponse(EnvelopeSerializer, description=text)
+            for code, text in _ERRORS.items()
+        }
     )
     return {
         "operation_id": f"{version}_{path_name}_create",
@@ -81,12 +84,67 @@ def ingest_operation(version: str, path_name: str) -> dict:
         "responses": responses,
         "examples": [
             OpenApiExample("Reference example", value=body, request_only=True),
-            OpenApiExample("Stored", value=response_example, response_only=True, status_codes=["200"]),
-            OpenApiExample("Invalid", value=error_example, response_only=True, status_codes=["400"]),
+            OpenApiExample(
+                "Stored",
+                value=response_example,
+                response_only=True,
+                status_codes=["200"],
+            ),
+            OpenApiExample(
+                "Invalid", value=error_example, response_only=True, status_codes=["400"]
+            ),
         ],
     }
 
 
+class BatchBodySerializer(serializers.Serializer):
+    items = serializers.ListField(
+        child=IngestBodySerializer(),
+        min_length=1,
+        help_text="Up to 1,000 single-item bodies (5 MiB in all); `groupKey` defaults "
+        "as in v3. Each item is judged on its own.",
+    )
+
+
+class ItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    success = serializers.BooleanField()
+    messages = serializers.ListField(child=serializers.CharField())
+    datatalksId = serializers.UUIDField(allow_null=True)
+
+
+class BatchEnvelopeSerializer(EnvelopeSerializer):
+    results = ItemResultSerializer(many=True, help_text="One per item, in item order.")
+
+
+def batch_operation(path_name: str) -> dict:
+    """extend_schema arguments for one batch endpoint."""
+    item = dict(examples.BY_PATH[path_name])
+    item.pop("groupKey")
+    responses = {
+        200: OpenApiResponse(
+            BatchEnvelopeSerializer,
+            description="Processed: `success` is true only if every item was stored.",
+        )
+    }
+    responses.update(
+        {
+            code: OpenApiResponse(EnvelopeSerializer, description=text)
+            for code, text in _ERRORS.items()
+        }
+    )
+    return {
+        "operation_id": f"v3_{path_name}_batch",
+        "summary": f"Send up to 1,000 {path_name} in one request",
+        "tags": [path_name],
+        "request": BatchBodySerializer,
+        "responses": responses,
+        "examples": [
+            OpenApiExample(
+                "Two items", value={"items": [item, item]}, request_only=True
+            ),
+        ],
+    }
 
 
 class SigV4Scheme(OpenApiAuthenticationExtension):

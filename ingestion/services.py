@@ -1,45 +1,33 @@
-"""Writes of the ingestion API: validate, resolve the Datatalks ID, store, in one transaction."""
+"""Writes of the ingestion API: validate, resolve Datatalks IDs, store and write the
+outbox, in one transaction per request."""
 
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
 
 from datatalks.errors import PayloadInvalid
-from mappings.spec import CustomerSpec, TypeSpec, hard_id_key, spec_for_customer
+from integrations.services import deliveries_create, delivery_preview
+from integrations.tasks import wake_accounts
+from mappings.spec import CustomerSpec, spec_for_customer
 
 from .caller import ApiCaller
-from .models import (
-    SECONDARY_ID_MAX_LENGTH,
-    DataPoint,
-    IdentityCollision,
-    SecondaryIdentifier,
+from .models import DataPoint
+from .storage import (
+    Stored,
+    hard_key_of,
+    link_waiting_events,
+    profile_link,
+    record_secondary_ids,
+    store_many,
 )
 from .validation import IngestRequest, validate_body
 
 logger = logging.getLogger(__name__)
-
-_TABLE = DataPoint._meta.db_table
-# One statement inserts or replaces by Hard-ID, so concurrent first arrivals of the same
-# Hard-ID end with one row: the loser's insert becomes an update of the winner's row.
-_UPSERT = f"""
-INSERT INTO {_TABLE} (id, customer_id, environment, data_point_type_id, group_key_id,
-    hard_id, data, profile_type_id, profile_hard_id, profile_id, revision,
-    created_at, updated_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s,
-    (SELECT p.id FROM {_TABLE} p WHERE p.customer_id = %s AND p.environment = %s
-        AND p.data_point_type_id = %s AND p.hard_id = %s),
-    1, %s, %s)
-ON CONFLICT (customer_id, environment, data_point_type_id, hard_id) DO UPDATE SET
-    group_key_id = EXCLUDED.group_key_id, data = EXCLUDED.data,
-    profile_type_id = EXCLUDED.profile_type_id,
-    profile_hard_id = EXCLUDED.profile_hard_id, profile_id = EXCLUDED.profile_id,
-    revision = {_TABLE}.revision + 1, updated_at = EXCLUDED.updated_at
-RETURNING id, revision
-"""
 
 
 def datapoint_ingest(
@@ -53,62 +41,99 @@ def datapoint_ingest(
     request, errors = validate_body(body, spec=spec, category=category, version=version)
     if errors:
         raise PayloadInvalid(*errors)
-    return _store(caller=caller, spec=spec, request=request)
+    with transaction.atomic():
+        [stored] = _store(caller=caller, spec=spec, requests=[request])
+    return stored.datatalks_id
 
 
-@transaction.atomic
-def _store(*, caller: ApiCaller, spec: CustomerSpec, request: IngestRequest) -> uuid.UUID:
-    hard_key = hard_id_key([request.values[f.cdp] for f in request.type.hard_id_fields])
-    if request.datatalks_id:
-        dp_id, created = _store_by_id(caller, spec, request, hard_key)
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    index: int
+    success: bool
+    messages: list[str]
+    datatalks_id: uuid.UUID | None
+
+
+def datapoints_ingest_batch(
+    *, caller: ApiCaller, category: str, body: Any
+) -> list[ItemResult]:
+    """Stores every valid item of ``{"items": [...]}``; a bad item rejects only itself.
+
+    Items with the same Hard-ID are applied in order (the last wins) and share one id.
+    """
+    items = _batch_items(body)
+    spec = spec_for_customer(customer=caller.customer)
+    results: list[ItemResult | None] = [None] * len(items)
+    valid: list[tuple[int, IngestRequest]] = []
+    for index, item in enumerate(items):
+        request, errors = validate_body(
+            item, spec=spec, category=category, version="v3"
+        )
+        if errors:
+            results[index] = ItemResult(index, False, errors, None)
+        else:
+            valid.append((index, request))
+    with transaction.atomic():
+        for index, stored_or_error in _store_batch(caller, spec, valid):
+            results[index] = stored_or_error
+    return results  # type: ignore[return-value]
+
+
+def _batch_items(body: Any) -> list:
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise PayloadInvalid('The body must be a JSON object {"items": [...]}.')
+    items = body["items"]
+    limit = settings.DATATALKS_BATCH_MAX_ITEMS
+    if not items:
+        raise PayloadInvalid("items: is empty; send at least one item")
+    if len(items) > limit:
+        raise PayloadInvalid(
+            f"items: {len(items)} items; a batch holds at most {limit}"
+        )
+    return items
+
+
+def _store_batch(caller, spec, valid: list[tuple[int, IngestRequest]]):
+    by_id = [(i, r) for i, r in valid if r.datatalks_id]
+    plain = [(i, r) for i, r in valid if not r.datatalks_id]
+    if plain:
+        stored = _store(caller=caller, spec=spec, requests=[r for _, r in plain])
+        for (index, _), item in zip(plain, stored, strict=True):
+            yield index, ItemResult(index, True, [], item.datatalks_id)
+    # Items naming their id are rare: each is resolved on its own, in a savepoint.
+    for index, request in by_id:
+        try:
+            with transaction.atomic():
+                [item] = _store(caller=caller, spec=spec, requests=[request])
+            yield index, ItemResult(index, True, [], item.datatalks_id)
+        except PayloadInvalid as exc:
+            yield index, ItemResult(index, False, exc.messages, None)
+
+
+def _store(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestRequest]):
+    """Stores the requests and writes their outbox rows; wakes delivery on commit."""
+    if len(requests) == 1 and requests[0].datatalks_id:
+        stored = [_store_by_id(caller, spec, requests[0])]
     else:
-        dp_id, created = _upsert(caller, spec, request, hard_key)
-    _record_secondary_ids(caller, request, dp_id)
-    if created and _is_referenced(spec, request.type):
-        _link_waiting_events(caller, request.type, hard_key, dp_id)
-    return dp_id
+        stored = store_many(caller=caller, spec=spec, requests=requests)
+    accounts = deliveries_create(caller=caller, stored=_unique(stored))
+    if accounts:
+        transaction.on_commit(lambda: wake_accounts(accounts))
+    return stored
 
 
-def _row(caller: ApiCaller, spec: CustomerSpec, request: IngestRequest) -> dict:
-    """The columns every write of this request sets."""
-    profile_type_id, profile_key = _profile_link(request)
-    return {
-        "group_key_id": spec.group_keys[request.group_key],
-        "data": request.values,
-        "profile_type_id": profile_type_id,
-        "profile_hard_id": profile_key,
-    }
+def _unique(stored: list[Stored]) -> list[Stored]:
+    return list({s.datatalks_id: s for s in stored}.values())
 
 
-def _profile_link(request: IngestRequest) -> tuple[int | None, str]:
-    field = request.type.reference_field
-    if field is None or request.values.get(field.cdp) is None:
-        return None, ""
-    return field.references_type_id, hard_id_key([request.values[field.cdp]])
-
-
-def _upsert(caller, spec, request, hard_key) -> tuple[uuid.UUID, bool]:
-    row = _row(caller, spec, request)
-    db = connection
-    pk = DataPoint._meta.pk.get_db_prep_value(uuid.uuid4(), db)
-    now = db.ops.adapt_datetimefield_value(timezone.now())
-    data = DataPoint._meta.get_field("data").get_db_prep_value(row["data"], db)
-    customer_id, env = caller.customer.pk, caller.environment
-    params = [
-        pk, customer_id, env, request.type.id, row["group_key_id"], hard_key, data,
-        row["profile_type_id"], row["profile_hard_id"],
-        customer_id, env, row["profile_type_id"], row["profile_hard_id"],
-        now, now,
-    ]  # fmt: skip
-    with db.cursor() as cursor:
-        cursor.execute(_UPSERT, params)
-        returned_id, revision = cursor.fetchone()
-    return DataPoint._meta.pk.to_python(returned_id), revision == 1
-
-
-def _store_by_id(caller, spec, request, hard_key) -> tuple[uuid.UUID, bool]:
+def _store_by_id(caller, spec, request: IngestRequest) -> Stored:
     """A request naming its Datatalks ID: the same data point, or a Hard-ID change."""
-    scope = _scope(caller, request.type)
+    hard_key = hard_key_of(request)
+    scope = Q(
+        customer_id=caller.customer.pk,
+        environment=caller.environment,
+        data_point_type_id=request.type.id,
+    )
     current = (
         DataPoint.objects.select_for_update()
         .filter(scope, pk=request.datatalks_id)
@@ -122,22 +147,41 @@ def _store_by_id(caller, spec, request, hard_key) -> tuple[uuid.UUID, bool]:
             "data point of yours"
         )
     if current == hard_key:
-        return _upsert(caller, spec, request, hard_key)
+        return store_many(caller=caller, spec=spec, requests=[request])[0]
+    return _change_hard_id(caller, spec, request, scope, hard_key)
+
+
+def _change_hard_id(caller, spec, request, scope: Q, hard_key: str) -> Stored:
     _ensure_hard_id_free(scope, request, hard_key)
+    profile_type_id, profile_key = profile_link(request)
     try:
         with transaction.atomic():
             DataPoint.objects.filter(pk=request.datatalks_id).update(
-                hard_id=hard_key, revision=F("revision") + 1, **_row(caller, spec, request),
-            )
+                hard_id=hard_key, revision=F("revision") + 1, data=request.values,
+                group_key_id=spec.group_keys[request.group_key],
+                profile_type_id=profile_type_id, profile_hard_id=profile_key,
+            )  # fmt: skip
     except IntegrityError:
         _ensure_hard_id_free(scope, request, hard_key)
         raise
     logger.info("Hard-ID changed", extra={"datatalks_id": str(request.datatalks_id)})
-    return request.datatalks_id, True
+    stored = Stored(
+        datatalks_id=request.datatalks_id,
+        revision=DataPoint.objects.values_list("revision", flat=True).get(
+            pk=request.datatalks_id
+        ),
+        type=request.type, group_key_id=spec.group_keys[request.group_key],
+        hard_key=hard_key, new=True,
+    )  # fmt: skip
+    record_secondary_ids(caller=caller, requests=[request], stored=[stored])
+    link_waiting_events(caller=caller, spec=spec, stored=[stored])
+    return stored
 
 
 def _ensure_hard_id_free(scope: Q, request: IngestRequest, hard_key: str) -> None:
-    owner = DataPoint.objects.filter(scope, hard_id=hard_key).values_list("pk", flat=True)
+    owner = DataPoint.objects.filter(scope, hard_id=hard_key).values_list(
+        "pk", flat=True
+    )
     if owner_id := owner.first():
         shown = ", ".join(
             f"{f.source}={request.values[f.cdp]}" for f in request.type.hard_id_fields
@@ -148,78 +192,39 @@ def _ensure_hard_id_free(scope: Q, request: IngestRequest, hard_key: str) -> Non
         )
 
 
-def _scope(caller: ApiCaller, type_spec: TypeSpec) -> Q:
-    return Q(
-        customer_id=caller.customer.pk,
-        environment=caller.environment,
-        data_point_type_id=type_spec.id,
-    )
+@dataclass(frozen=True)
+class TryResult:
+    """What an ingest would do: the id, the stored values, the Salesmanago items."""
+
+    datatalks_id: uuid.UUID
+    stored: dict[str, Any]
+    salesmanago: list[dict]
 
 
-def _record_secondary_ids(caller: ApiCaller, request: IngestRequest, dp_id) -> None:
-    """Attaches secondary ids to the data point; a value owned by another is a collision."""
-    if not any(f.secondary_id for f in request.type.fields):
-        return
-    wanted = {
-        f.cdp: normalize_identifier(request.values[f.cdp])
-        for f in request.type.fields
-        if f.secondary_id and request.values.get(f.cdp) not in (None, "")
-    }
-    secondary = SecondaryIdentifier.objects.filter(
-        customer_id=caller.customer.pk, environment=caller.environment
-    )
-    # Ids this data point no longer carries (an email that changed) are let go.
-    secondary.filter(data_point_id=dp_id).exclude(_any_of(wanted)).delete()
-    if not wanted:
-        return
-    SecondaryIdentifier.objects.bulk_create(
-        [
-            SecondaryIdentifier(
-                customer_id=caller.customer.pk, environment=caller.environment,
-                kind=kind, value=value, data_point_id=dp_id,
+class _Rollback(Exception):
+    def __init__(self, result: TryResult):
+        self.result = result
+
+
+def datapoint_try(
+    *, caller: ApiCaller, category: str, version: str, body: Any
+) -> TryResult:
+    """Runs the ingest path in full, then rolls it back: nothing is stored or sent.
+
+    Raises PayloadInvalid exactly as datapoint_ingest would.
+    """
+    try:
+        with transaction.atomic():
+            dp_id = datapoint_ingest(
+                caller=caller, category=category, version=version, body=body
             )
-            for kind, value in wanted.items()
-        ],
-        ignore_conflicts=True,
-    )
-    owned_by_others = secondary.filter(_any_of(wanted)).exclude(data_point_id=dp_id)
-    collisions = [
-        IdentityCollision(
-            customer_id=caller.customer.pk, environment=caller.environment,
-            kind=other.kind, value=other.value, owner_id=other.data_point_id,
-            claimant_id=dp_id,
-        )
-        for other in owned_by_others
-    ]  # fmt: skip
-    if collisions:
-        IdentityCollision.objects.bulk_create(collisions, ignore_conflicts=True)
-        logger.warning("secondary id collision", extra={"datatalks_id": str(dp_id)})
-
-
-def normalize_identifier(value: Any) -> str:
-    """Trimmed and case-insensitive, as identities are matched; long ids are cut."""
-    return str(value).strip().lower()[:SECONDARY_ID_MAX_LENGTH]
-
-
-def _any_of(pairs: dict[str, str]) -> Q:
-    if not pairs:
-        return Q(pk__in=[])
-    return Q(*(Q(kind=k, value=v) for k, v in pairs.items()), _connector=Q.OR)
-
-
-def _is_referenced(spec: CustomerSpec, type_spec: TypeSpec) -> bool:
-    return any(
-        t.reference_field and t.reference_field.references_type_id == type_spec.id
-        for t in spec.types.values()
-    )
-
-
-def _link_waiting_events(caller, type_spec: TypeSpec, hard_key: str, dp_id) -> None:
-    """Links events that arrived before this profile to it."""
-    DataPoint.objects.filter(
-        customer_id=caller.customer.pk,
-        environment=caller.environment,
-        profile_type_id=type_spec.id,
-        profile_hard_id=hard_key,
-        profile__isnull=True,
-    ).update(profile_id=dp_id)
+            stored = DataPoint.objects.select_related("profile").get(pk=dp_id)
+            raise _Rollback(
+                TryResult(
+                    datatalks_id=dp_id,
+                    stored=stored.data,
+                    salesmanago=delivery_preview(data_point=stored),
+                )
+            )
+    except _Rollback as done:
+        return done.result

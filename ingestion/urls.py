@@ -1,9 +1,14 @@
 from django.urls import path
 
-from .views import ingest_view
+from .views import batch_view, ingest_view
+
+CATEGORY_PATHS = ("profiles", "events", "inventory")
 
 urlpatterns = [
     path(f"{version}/{name}", ingest_view(version, name), name=f"{version}-{name}")
     for version in ("v2", "v3")
-    for name in ("profiles", "events", "inventory")
+    for name in CATEGORY_PATHS
+] + [
+    path(f"v3/{name}/batch", batch_view(name), name=f"v3-{name}-batch")
+    for name in CATEGORY_PATHS
 ]

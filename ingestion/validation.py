@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+
 from mappings.spec import CustomerSpec, FieldSpec, TypeSpec
 from mappings.types import EMPTY_STRING_ALLOWED, Invalid
 
@@ -108,18 +110,49 @@ def _check_datatalks_id(raw: Any, errors: list[str]) -> uuid.UUID | None:
             return uuid.UUID(raw)
     except ValueError:
         pass
-    errors.append(f"datatalksId: {show(raw)} is not a UUID; leave it out for a new data point")
+    errors.append(
+        f"datatalksId: {show(raw)} is not a UUID; leave it out for a new data point"
+    )
     return None
 
 
 def _check_flat(data: dict) -> list[str]:
+    """The shape rules and size limits of ``data``, whatever the mapping."""
+    if len(data) > settings.DATATALKS_MAX_FIELDS:
+        return [
+            f"data: {len(data)} fields; the limit is {settings.DATATALKS_MAX_FIELDS}"
+        ]
     errors = []
     for key, value in data.items():
         if isinstance(value, dict):
             errors.append(f"data.{key}: nested objects are not supported")
-        elif isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
-            errors.append(f"data.{key}: arrays may hold only scalars")
+        elif isinstance(value, list):
+            errors.extend(_check_array(key, value))
+        elif (
+            isinstance(value, str) and len(value) > settings.DATATALKS_MAX_STRING_CHARS
+        ):
+            errors.append(_too_long(key, value))
     return errors
+
+
+def _check_array(key: str, value: list) -> list[str]:
+    limit = settings.DATATALKS_MAX_ARRAY_ITEMS
+    if len(value) > limit:
+        return [f"data.{key}: an array of {len(value)} items; the limit is {limit}"]
+    if any(isinstance(v, (dict, list)) for v in value):
+        return [f"data.{key}: arrays may hold only scalars"]
+    return [
+        _too_long(key, v)
+        for v in value
+        if isinstance(v, str) and len(v) > settings.DATATALKS_MAX_STRING_CHARS
+    ][:1]
+
+
+def _too_long(key: str, value: str) -> str:
+    return (
+        f"data.{key}: a string of {len(value)} characters; the limit is "
+        f"{settings.DATATALKS_MAX_STRING_CHARS}"
+    )
 
 
 def validate_data(data: dict, spec: TypeSpec) -> tuple[dict[str, Any], list[str]]:
@@ -141,7 +174,9 @@ def _clean(field: FieldSpec, data: dict) -> Any:
     if field.source not in data:
         if field.optional:
             return None
-        raise Invalid("is required" + (" (part of the Hard-ID)" if field.hard_id else ""))
+        raise Invalid(
+            "is required" + (" (part of the Hard-ID)" if field.hard_id else "")
+        )
     value = data[field.source]
     if value is None:
         if field.hard_id:

@@ -8,7 +8,7 @@ from datatalks.api import envelope
 
 from . import schema
 from .parsers import ApiJSONParser
-from .services import datapoint_ingest
+from .services import datapoint_ingest, datapoints_ingest_batch
 from .validation import CATEGORY_OF_PATH
 
 
@@ -34,7 +34,52 @@ class IngestView(APIView):
             version=self.version,
             body=body,
         )
-        return Response(envelope(request, success=True, messages=[], datatalks_id=datatalks_id))
+        return Response(
+            envelope(request, success=True, messages=[], datatalks_id=datatalks_id)
+        )
+
+
+class BatchIngestView(IngestView):
+    """``POST /v3/{profiles,events,inventory}/batch``: up to 1,000 items, each on its own."""
+
+    def ingest(self, request):
+        results = datapoints_ingest_batch(
+            caller=request.user,
+            category=CATEGORY_OF_PATH[self.path_name],
+            body=request.data,
+        )
+        failed = sum(1 for r in results if not r.success)
+        messages = (
+            [f"{failed} of {len(results)} items were rejected; see results"]
+            if failed
+            else []
+        )
+        body = envelope(request, success=not failed, messages=messages)
+        body["results"] = [
+            {
+                "index": r.index,
+                "success": r.success,
+                "messages": r.messages,
+                "datatalksId": str(r.datatalks_id) if r.datatalks_id else None,
+            }
+            for r in results
+        ]
+        return Response(body)
+
+
+def batch_view(path_name: str):
+    """The batch view for one category, with its own OpenAPI description."""
+
+    @extend_schema(**schema.batch_operation(path_name))
+    def post(self, request):
+        return self.ingest(request)
+
+    view = type(
+        f"{path_name.title()}BatchView",
+        (BatchIngestView,),
+        {"version": "v3", "path_name": path_name, "post": post},
+    )
+    return view.as_view()
 
 
 def ingest_view(version: str, path_name: str):

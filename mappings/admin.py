@@ -12,7 +12,9 @@ from .models import Customer, DataPointType, FieldMapping, GroupKey
 class GroupKeyFormSet(BaseInlineFormSet):
     def clean(self):
         super().clean()
-        kept = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        kept = [
+            f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
         defaults = sum(1 for f in kept if f.cleaned_data.get("is_default"))
         if kept and defaults != 1:
             raise ValidationError("Mark exactly one group key as the default.")
@@ -34,7 +36,14 @@ class DataPointTypeInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "active", "salesmanago_enabled", "type_count", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "active",
+        "salesmanago_enabled",
+        "type_count",
+        "created_at",
+    ]
     list_filter = ["active", "salesmanago_enabled"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -43,7 +52,10 @@ class CustomerAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "active", "time_zone"]}),
         ("Integrations", {"fields": ["salesmanago_enabled"]}),
-        ("Bookkeeping", {"fields": ["mapping_version", "created_at"], "classes": ["collapse"]}),
+        (
+            "Bookkeeping",
+            {"fields": ["mapping_version", "created_at"], "classes": ["collapse"]},
+        ),
     ]
 
     def get_queryset(self, request):
@@ -59,8 +71,12 @@ class FieldMappingFormSet(BaseInlineFormSet):
 
     def clean(self):
         super().clean()
-        kept = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
-        if self.instance.active and not any(f.cleaned_data.get("hard_id") for f in kept):
+        kept = [
+            f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
+        if self.instance.active and not any(
+            f.cleaned_data.get("hard_id") for f in kept
+        ):
             raise ValidationError(
                 "An active type needs at least one Hard-ID field: mark one, or make the "
                 "type inactive."
@@ -72,8 +88,15 @@ class FieldMappingInline(admin.TabularInline):
     formset = FieldMappingFormSet
     extra = 1
     fields = [
-        "position", "source_field", "cdp_field", "data_type", "format",
-        "optional", "hard_id", "secondary_id", "references",
+        "position",
+        "source_field",
+        "cdp_field",
+        "data_type",
+        "format",
+        "optional",
+        "hard_id",
+        "secondary_id",
+        "references",
     ]
     ordering = ["position", "id"]
 
@@ -95,14 +118,29 @@ class DataPointTypeForm(forms.ModelForm):
 @admin.register(DataPointType)
 class DataPointTypeAdmin(admin.ModelAdmin):
     form = DataPointTypeForm
-    list_display = ["name", "category", "customer", "active", "field_count", "hard_id_fields"]
+    list_display = [
+        "name",
+        "category",
+        "customer",
+        "active",
+        "field_count",
+        "hard_id_fields",
+    ]
     list_filter = ["category", "active", "customer"]
     search_fields = ["name", "description", "customer__name", "customer__slug"]
     list_select_related = ["customer"]
     autocomplete_fields = ["customer"]
     inlines = [FieldMappingInline]
     readonly_fields = ["created_at", "updated_at"]
-    fields = ["customer", "category", "name", "description", "active", "created_at", "updated_at"]
+    fields = [
+        "customer",
+        "category",
+        "name",
+        "description",
+        "active",
+        "created_at",
+        "updated_at",
+    ]
 
     def get_queryset(self, request):
         return (
@@ -122,14 +160,25 @@ class DataPointTypeAdmin(admin.ModelAdmin):
         return " + ".join(names) or "—"
 
 
-
 @admin.register(FieldMapping)
 class FieldMappingAdmin(admin.ModelAdmin):
     list_display = [
-        "source_field", "cdp_field", "data_type", "format", "optional", "hard_id",
-        "secondary_id", "data_point_type",
+        "source_field",
+        "cdp_field",
+        "data_type",
+        "format",
+        "optional",
+        "hard_id",
+        "secondary_id",
+        "data_point_type",
     ]
-    list_filter = ["data_type", "optional", "hard_id", "secondary_id", "data_point_type__category"]
+    list_filter = [
+        "data_type",
+        "optional",
+        "hard_id",
+        "secondary_id",
+        "data_point_type__category",
+    ]
     search_fields = ["source_field", "cdp_field", "data_point_type__name"]
     list_select_related = ["data_point_type", "data_point_type__customer"]
     autocomplete_fields = ["data_point_type"]

@@ -55,9 +55,19 @@ def demo_load() -> Customer:
     GroupKey.objects.get_or_create(
         customer=customer, key="main_group", defaults={"is_default": True}
     )
-    person = _type(customer, "person", Category.PROFILE, "A person (the reference's profile).", PERSON)
-    purchase = _type(customer, "purchase_ev", Category.EVENT, "A purchase event.", PURCHASE)
-    _type(customer, "product_a", Category.INVENTORY, "A product in the catalog.", PRODUCT)
+    person = _type(
+        customer,
+        "person",
+        Category.PROFILE,
+        "A person (the reference's profile).",
+        PERSON,
+    )
+    purchase = _type(
+        customer, "purchase_ev", Category.EVENT, "A purchase event.", PURCHASE
+    )
+    _type(
+        customer, "product_a", Category.INVENTORY, "A product in the catalog.", PRODUCT
+    )
     person_id = person.fields.get(source_field="customer_id")
     purchase.fields.filter(source_field="customer_id", references__isnull=True).update(
         references=person_id
@@ -72,11 +82,24 @@ def _type(customer, name, category, description, fields) -> DataPointType:
         defaults={"category": category, "description": description},
     )
     if created:
-        for position, (source, data_type, fmt, optional, hard_id, secondary) in enumerate(fields):
+        for position, (
+            source,
+            data_type,
+            fmt,
+            optional,
+            hard_id,
+            secondary,
+        ) in enumerate(fields):
             FieldMapping.objects.create(
-                data_point_type=dpt, source_field=source, cdp_field=source.lower(),
-                data_type=data_type, format=fmt, optional=optional, hard_id=hard_id,
-                secondary_id=secondary, position=position,
+                data_point_type=dpt,
+                source_field=source,
+                cdp_field=source.lower(),
+                data_type=data_type,
+                format=fmt,
+                optional=optional,
+                hard_id=hard_id,
+                secondary_id=secondary,
+                position=position,
             )
         dpt.active = True
         dpt.save(update_fields=["active"])

@@ -35,6 +35,11 @@ class Customer(models.Model):
         default="Europe/Stockholm",
         help_text="The zone the customer's datetimes are in (they are sent without one).",
     )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Requests per minute per API key; empty: the service default.",
+    )
     # Bumped on every change to the customer's types, fields or group keys; compiled
     # specs are cached per (customer, mapping_version), so a bump invalidates them.
     mapping_version = models.PositiveIntegerField(default=1, editable=False)
@@ -50,7 +55,9 @@ class Customer(models.Model):
 class GroupKey(models.Model):
     """A brand's or market's key (``main_group``): routes data to its integration accounts."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="group_keys")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="group_keys"
+    )
     key = models.CharField(max_length=100, validators=[identifier_validator])
     description = models.CharField(max_length=200, blank=True)
     is_default = models.BooleanField(
@@ -60,7 +67,9 @@ class GroupKey(models.Model):
     class Meta:
         ordering = ["customer__name", "key"]
         constraints = [
-            models.UniqueConstraint(fields=["customer", "key"], name="group_key_unique_per_customer"),
+            models.UniqueConstraint(
+                fields=["customer", "key"], name="group_key_unique_per_customer"
+            ),
             models.UniqueConstraint(
                 fields=["customer"],
                 condition=Q(is_default=True),
@@ -87,15 +96,20 @@ class DataPointType(models.Model):
     )
     description = models.TextField(blank=True)
     active = models.BooleanField(
-        default=False, help_text="Only active types are accepted; needs a Hard-ID field."
+        default=False,
+        help_text="Only active types are accepted; needs a Hard-ID field.",
     )
+    # The mapping version that judges payloads now; see MappingVersion.
+    version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["customer__name", "category", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["customer", "name"], name="type_name_unique_per_customer")
+            models.UniqueConstraint(
+                fields=["customer", "name"], name="type_name_unique_per_customer"
+            )
         ]
 
     def __str__(self) -> str:
@@ -206,8 +220,40 @@ class FieldMapping(models.Model):
             return {"references": "The referenced field belongs to another customer."}
         if target.data_point_type.category != Category.PROFILE:
             return {"references": "Only a profile type's field can be referenced."}
-        if not target.hard_id or target.data_point_type.fields.filter(hard_id=True).count() != 1:
-            return {"references": "The referenced field must be its profile type's only Hard-ID."}
+        if (
+            not target.hard_id
+            or target.data_point_type.fields.filter(hard_id=True).count() != 1
+        ):
+            return {
+                "references": "The referenced field must be its profile type's only Hard-ID."
+            }
         if target.data_type != self.data_type:
-            return {"references": f"The referenced field is a {target.data_type}, not a {self.data_type}."}
+            return {
+                "references": f"The referenced field is a {target.data_type}, not a {self.data_type}."
+            }
         return {}
+
+
+class MappingVersion(models.Model):
+    """A saved state of one type's field mappings: what judged payloads from then on."""
+
+    data_point_type = models.ForeignKey(
+        DataPointType, on_delete=models.CASCADE, related_name="versions"
+    )
+    version = models.PositiveIntegerField()
+    fields = models.JSONField(help_text="The field mappings as they were saved.")
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["data_point_type", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["data_point_type", "version"], name="one_mapping_version_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.data_point_type.name} v{self.version}"

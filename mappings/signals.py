@@ -8,7 +8,9 @@ from .models import Customer, DataPointType, FieldMapping, GroupKey
 
 
 def _bump(customer_id: int) -> None:
-    Customer.objects.filter(pk=customer_id).update(mapping_version=F("mapping_version") + 1)
+    Customer.objects.filter(pk=customer_id).update(
+        mapping_version=F("mapping_version") + 1
+    )
 
 
 @receiver([post_save, post_delete], sender=DataPointType)

@@ -8,7 +8,7 @@ group key, so a cached entry is never stale: its key no longer matches.
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .models import Category, Customer, DataPointType, FieldMapping, GroupKey
+from .models import Customer, DataPointType, FieldMapping, GroupKey
 from .types import PARSERS
 
 
@@ -36,6 +36,7 @@ class TypeSpec:
     name: str
     category: str
     active: bool
+    version: int
     fields: tuple[FieldSpec, ...]
 
     @property
@@ -64,27 +65,51 @@ def spec_for_customer(*, customer: Customer) -> CustomerSpec:
 @lru_cache(maxsize=1024)
 def _compile(customer_id: int, version: int) -> CustomerSpec:
     fields_by_type: dict[int, list[FieldSpec]] = {}
-    rows = FieldMapping.objects.filter(data_point_type__customer_id=customer_id).values(
-        "data_point_type_id", "source_field", "cdp_field", "data_type", "format",
-        "optional", "hard_id", "secondary_id", "references__data_point_type_id",
-    ).order_by("position", "id")
+    rows = (
+        FieldMapping.objects.filter(data_point_type__customer_id=customer_id)
+        .values(
+            "data_point_type_id",
+            "source_field",
+            "cdp_field",
+            "data_type",
+            "format",
+            "optional",
+            "hard_id",
+            "secondary_id",
+            "references__data_point_type_id",
+        )
+        .order_by("position", "id")
+    )
     for row in rows:
         fields_by_type.setdefault(row["data_point_type_id"], []).append(
             FieldSpec(
-                source=row["source_field"], cdp=row["cdp_field"], data_type=row["data_type"],
-                fmt=row["format"], optional=row["optional"], hard_id=row["hard_id"],
+                source=row["source_field"],
+                cdp=row["cdp_field"],
+                data_type=row["data_type"],
+                fmt=row["format"],
+                optional=row["optional"],
+                hard_id=row["hard_id"],
                 secondary_id=row["secondary_id"],
                 references_type_id=row["references__data_point_type_id"],
             )
         )
     types = {
         t.name: TypeSpec(
-            id=t.pk, customer_id=customer_id, name=t.name, category=t.category,
-            active=t.active, fields=tuple(fields_by_type.get(t.pk, ())),
+            id=t.pk,
+            customer_id=customer_id,
+            name=t.name,
+            category=t.category,
+            active=t.active,
+            version=t.version,
+            fields=tuple(fields_by_type.get(t.pk, ())),
         )
         for t in DataPointType.objects.filter(customer_id=customer_id)
     }
-    keys = list(GroupKey.objects.filter(customer_id=customer_id).values_list("key", "id", "is_default"))
+    keys = list(
+        GroupKey.objects.filter(customer_id=customer_id).values_list(
+            "key", "id", "is_default"
+        )
+    )
     return CustomerSpec(
         customer_id=customer_id,
         version=version,
@@ -97,6 +122,3 @@ def _compile(customer_id: int, version: int) -> CustomerSpec:
 def hard_id_key(values: list) -> str:
     """The canonical text of a Hard-ID's cleaned values, as stored and matched."""
     return "\x1f".join(str(v) for v in values)
-
-
-

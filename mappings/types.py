@@ -64,7 +64,7 @@ def datetime_pattern(fmt: str) -> str:
 
 
 def boolean_words(fmt: str) -> tuple[str, str]:
-    true_word, sep, false_word = (fmt or DEFAULT_BOOLEAN_FORMAT).partition("/")
+    true_word, _, false_word = (fmt or DEFAULT_BOOLEAN_FORMAT).partition("/")
     return true_word.strip().lower(), false_word.strip().lower()
 
 
@@ -192,7 +192,9 @@ def parse_datetime(value: Any, fmt: str) -> str:
             _TIME_ZONE_SUFFIX.sub("", value), pattern
         ):
             raise Invalid("has a time zone; time zones are not allowed")
-        raise Invalid(f"is not a datetime in the format {fmt or DEFAULT_DATETIME_FORMAT}")
+        raise Invalid(
+            f"is not a datetime in the format {fmt or DEFAULT_DATETIME_FORMAT}"
+        )
     return parsed.isoformat()
 
 

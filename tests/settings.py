@@ -7,7 +7,7 @@ os.environ.setdefault(
     "DATATALKS_ENCRYPTION_KEY", "dGVzdHMtb25seS1lbmNyeXB0aW9uLWtleS0zMmJ5dGU="
 )
 
-from datatalks.settings import *  # noqa: E402, F403
+from datatalks.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["*"]

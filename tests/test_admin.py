@@ -8,7 +8,9 @@ from mappings.models import DataPointType
 
 @pytest.fixture
 def staff(client, django_user_model, demo):
-    user = django_user_model.objects.create_superuser("staff", "staff@example.com", "pw")
+    user = django_user_model.objects.create_superuser(
+        "staff", "staff@example.com", "pw"
+    )
     client.force_login(user)
     return client
 
@@ -54,9 +56,23 @@ def _formset_post(dpt, fields, active=True):
 
 
 def test_admin_refuses_an_active_type_without_hard_id(staff, demo):
-    dpt = DataPointType.objects.create(customer=demo, category="profile", name="employee")
-    data = _formset_post(dpt, [{"position": 0, "source_field": "emp_no", "cdp_field": "emp_no", "data_type": "integer"}])
-    page = staff.post(reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data)
+    dpt = DataPointType.objects.create(
+        customer=demo, category="profile", name="employee"
+    )
+    data = _formset_post(
+        dpt,
+        [
+            {
+                "position": 0,
+                "source_field": "emp_no",
+                "cdp_field": "emp_no",
+                "data_type": "integer",
+            }
+        ],
+    )
+    page = staff.post(
+        reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data
+    )
     assert page.status_code == 200
     assert "An active type needs at least one Hard-ID field" in page.content.decode()
     dpt.refresh_from_db()
@@ -64,9 +80,24 @@ def test_admin_refuses_an_active_type_without_hard_id(staff, demo):
 
 
 def test_admin_saves_a_valid_type(staff, demo):
-    dpt = DataPointType.objects.create(customer=demo, category="profile", name="employee")
-    data = _formset_post(dpt, [{"position": 0, "source_field": "emp_no", "cdp_field": "emp_no", "data_type": "integer", "hard_id": "on"}])
-    page = staff.post(reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data)
+    dpt = DataPointType.objects.create(
+        customer=demo, category="profile", name="employee"
+    )
+    data = _formset_post(
+        dpt,
+        [
+            {
+                "position": 0,
+                "source_field": "emp_no",
+                "cdp_field": "emp_no",
+                "data_type": "integer",
+                "hard_id": "on",
+            }
+        ],
+    )
+    page = staff.post(
+        reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data
+    )
     assert page.status_code == 302, page.context_data["errors"]
     dpt.refresh_from_db()
     assert dpt.active and dpt.fields.get().hard_id
@@ -74,8 +105,22 @@ def test_admin_saves_a_valid_type(staff, demo):
 
 def test_admin_refuses_a_bad_format(staff, demo):
     dpt = DataPointType.objects.create(customer=demo, category="event", name="visit")
-    data = _formset_post(dpt, [{"position": 0, "source_field": "at", "cdp_field": "at", "data_type": "datetime", "format": "HH:MM", "hard_id": "on"}])
-    page = staff.post(reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data)
+    data = _formset_post(
+        dpt,
+        [
+            {
+                "position": 0,
+                "source_field": "at",
+                "cdp_field": "at",
+                "data_type": "datetime",
+                "format": "HH:MM",
+                "hard_id": "on",
+            }
+        ],
+    )
+    page = staff.post(
+        reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data
+    )
     assert "is not a datetime pattern with a full date" in page.content.decode()
 
 
@@ -88,6 +133,9 @@ def test_saving_a_mapping_changes_what_the_api_enforces(staff, api, demo):
     city.optional = False
     city.save()
     demo.refresh_from_db()  # the signed path reads the customer afresh on every request
-    body = {**examples.PROFILE, "data": {k: v for k, v in examples.PROFILE["data"].items() if k != "city"}}
+    body = {
+        **examples.PROFILE,
+        "data": {k: v for k, v in examples.PROFILE["data"].items() if k != "city"},
+    }
     response = api.post("/v2/profiles", body, format="json")
     assert response.json()["messages"] == ["data.city: is required"]

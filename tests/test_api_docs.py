@@ -4,7 +4,10 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-ENDPOINTS = [f"/{v}/{n}" for v in ("v2", "v3") for n in ("profiles", "events", "inventory")]
+CATEGORIES = ("profiles", "events", "inventory")
+ENDPOINTS = [f"/{v}/{n}" for v in ("v2", "v3") for n in CATEGORIES] + [
+    f"/v3/{n}/batch" for n in CATEGORIES
+]
 
 
 def test_schema_validates_without_warnings(capsys):
@@ -18,11 +21,15 @@ def test_schema_carries_the_reference_examples(capsys):
     schema = yaml.safe_load(capsys.readouterr().out)
     post = schema["paths"]["/v2/events"]["post"]
     example = post["requestBody"]["content"]["application/json"]["examples"]
-    assert example["ReferenceExample"]["value"]["data"]["event_id"] == "848ASHC382392AHSJA"
+    assert (
+        example["ReferenceExample"]["value"]["data"]["event_id"] == "848ASHC382392AHSJA"
+    )
     assert {"200", "400", "403", "413", "415"} <= set(post["responses"])
     assert post["security"] == [{"awsSigV4": []}]
 
 
-@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/", "/index.html", "/api/redoc/"])
+@pytest.mark.parametrize(
+    "path", ["/api/schema/", "/api/docs/", "/index.html", "/api/redoc/"]
+)
 def test_docs_are_served_without_authentication(client, db, path):
     assert client.get(path).status_code == 200

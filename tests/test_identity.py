@@ -102,8 +102,13 @@ def test_unknown_datatalks_id_is_refused(demo):
 
 def test_another_customers_datatalks_id_is_refused_like_an_unknown_one(demo):
     acme = make_customer("acme")
-    acme_id = ingest(acme, {"type": "person", "groupKey": "main_group", "data": {"customer_id": 1}})
-    with pytest.raises(PayloadInvalid, match=f"datatalksId: {acme_id} is not a person data point of yours"):
+    acme_id = ingest(
+        acme, {"type": "person", "groupKey": "main_group", "data": {"customer_id": 1}}
+    )
+    with pytest.raises(
+        PayloadInvalid,
+        match=f"datatalksId: {acme_id} is not a person data point of yours",
+    ):
         ingest(demo, dict(person(), datatalksId=str(acme_id)))
     assert DataPoint.objects.get(pk=acme_id).customer == acme
 
@@ -123,7 +128,11 @@ def test_secondary_identifier_is_recorded_normalized(demo):
 def test_changed_secondary_identifier_replaces_the_old_one(demo):
     dp_id = ingest(demo, person(email="old@fake.com"))
     ingest(demo, person(email="new@fake.com"))
-    assert list(SecondaryIdentifier.objects.filter(data_point_id=dp_id).values_list("value", flat=True)) == ["new@fake.com"]
+    assert list(
+        SecondaryIdentifier.objects.filter(data_point_id=dp_id).values_list(
+            "value", flat=True
+        )
+    ) == ["new@fake.com"]
 
 
 def test_same_secondary_identifier_on_two_hard_ids_is_a_collision_not_a_merge(demo):

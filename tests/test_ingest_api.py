@@ -68,9 +68,9 @@ def test_missing_optional_field_is_stored_as_null(api):
 
 
 def test_rejects_missing_required_field(api):
-    assert messages(post(api, "/v2/profiles", with_data(examples.PROFILE, first_name=...))) == [
-        "data.first_name: is required"
-    ]
+    assert messages(
+        post(api, "/v2/profiles", with_data(examples.PROFILE, first_name=...))
+    ) == ["data.first_name: is required"]
 
 
 def test_accepts_null_for_required_non_hard_id_field(api):
@@ -89,12 +89,17 @@ def test_rejects_missing_null_or_empty_hard_id(api, value, problem):
 
 
 def test_accepts_empty_string_for_string_field(api):
-    assert post(api, "/v2/profiles", with_data(examples.PROFILE, city="")).status_code == 200
+    assert (
+        post(api, "/v2/profiles", with_data(examples.PROFILE, city="")).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize("field", ["age", "birth_date", "is_member", "email"])
 def test_rejects_empty_string_for_non_string_field(api, field):
-    [message] = messages(post(api, "/v2/profiles", with_data(examples.PROFILE, **{field: ""})))
+    [message] = messages(
+        post(api, "/v2/profiles", with_data(examples.PROFILE, **{field: ""}))
+    )
     assert message.startswith(f"data.{field}: is an empty string")
 
 
@@ -134,7 +139,9 @@ def test_rejects_nested_object_in_data(api):
 
 
 def test_accepts_array_of_scalars(api):
-    response = post(api, "/v2/profiles", with_data(examples.PROFILE, tags=["TAG1", "TAG2"]))
+    response = post(
+        api, "/v2/profiles", with_data(examples.PROFILE, tags=["TAG1", "TAG2"])
+    )
     stored = DataPoint.objects.get(pk=response.json()["datatalksId"]).data
     assert stored["tags"] == ["TAG1", "TAG2"]
 
@@ -189,12 +196,16 @@ def test_rejects_unknown_group_key(api):
 def test_rejects_reference_placeholder_datatalks_id(api):
     body = dict(examples.PROFILE, datatalksId="xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
     [message] = messages(post(api, "/v2/profiles", body))
-    assert message.startswith('datatalksId: "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" is not a UUID')
+    assert message.startswith(
+        'datatalksId: "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" is not a UUID'
+    )
 
 
 def test_rejects_invalid_json_saying_where(api):
     # The reference's profile example, with its trailing comma.
-    text = json.dumps(examples.PROFILE, indent=1).replace('"is_member": "Yes"', '"is_member": "Yes",')
+    text = json.dumps(examples.PROFILE, indent=1).replace(
+        '"is_member": "Yes"', '"is_member": "Yes",'
+    )
     response = api.post("/v2/profiles", text, content_type="application/json")
     assert response.status_code == 400
     [message] = response.json()["messages"]
@@ -204,7 +215,9 @@ def test_rejects_invalid_json_saying_where(api):
 
 def test_rejects_body_that_is_not_an_object(api):
     response = api.post("/v2/profiles", "[1, 2]", content_type="application/json")
-    assert messages(response) == ["The body must be a JSON object with type, groupKey and data."]
+    assert messages(response) == [
+        "The body must be a JSON object with type, groupKey and data."
+    ]
 
 
 def test_rejects_empty_body(api):
@@ -232,7 +245,7 @@ def test_answers_unknown_path_with_404_in_the_envelope(api):
 
 
 def test_refuses_body_over_the_limit_with_413(api, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    settings.DATATALKS_MAX_BODY_BYTES = 2048
     body = with_data(examples.PROFILE, city="x" * 4096)
     response = post(api, "/v2/profiles", body)
     assert response.status_code == 413
@@ -252,6 +265,9 @@ def test_records_every_request(api):
 
 
 def test_every_response_has_a_fresh_request_id(api):
-    ids = {post(api, "/v2/profiles", examples.PROFILE).json()["requestId"] for _ in range(3)}
+    ids = {
+        post(api, "/v2/profiles", examples.PROFILE).json()["requestId"]
+        for _ in range(3)
+    }
     assert len(ids) == 3
     assert all(uuid.UUID(i) for i in ids)

@@ -11,7 +11,9 @@ from mappings.models import Category, Customer, DataPointType, FieldMapping, Gro
 @pytest.fixture
 def draft(db):
     customer = Customer.objects.create(name="Acme", slug="acme")
-    return DataPointType.objects.create(customer=customer, category=Category.PROFILE, name="person")
+    return DataPointType.objects.create(
+        customer=customer, category=Category.PROFILE, name="person"
+    )
 
 
 def field(dpt, source="customer_id", **kwargs):
@@ -34,7 +36,9 @@ def test_cdp_field_is_unique_per_type(draft):
 
 
 def test_same_source_field_in_two_types_is_fine(draft):
-    other = DataPointType.objects.create(customer=draft.customer, category=Category.EVENT, name="ev")
+    other = DataPointType.objects.create(
+        customer=draft.customer, category=Category.EVENT, name="ev"
+    )
     field(draft).save()
     field(other).full_clean()
 
@@ -78,13 +82,17 @@ def test_list_cannot_be_part_of_the_hard_id(draft):
 def test_only_one_default_group_key_per_customer(draft):
     GroupKey.objects.create(customer=draft.customer, key="a", is_default=True)
     with pytest.raises(ValidationError, match="exactly one default group key"):
-        GroupKey(customer=draft.customer, key="b", is_default=True).validate_constraints()
+        GroupKey(
+            customer=draft.customer, key="b", is_default=True
+        ).validate_constraints()
 
 
 def test_reference_must_point_at_a_profile_hard_id(demo):
     purchase = demo.data_point_types.get(name="purchase_ev")
     ref = purchase.fields.get(source_field="customer_id")
-    ref.references = demo.data_point_types.get(name="person").fields.get(source_field="email")
+    ref.references = demo.data_point_types.get(name="person").fields.get(
+        source_field="email"
+    )
     with pytest.raises(ValidationError, match="only Hard-ID"):
         ref.full_clean()
 
@@ -92,7 +100,10 @@ def test_reference_must_point_at_a_profile_hard_id(demo):
 def test_type_names_are_readable(demo):
     person = demo.data_point_types.get(name="person")
     assert str(person) == "person (profile)"
-    assert str(person.fields.get(source_field="customer_id")) == "person.customer_id → customer_id"
+    assert (
+        str(person.fields.get(source_field="customer_id"))
+        == "person.customer_id → customer_id"
+    )
     assert str(demo) == "Demo Customer (demo)"
 
 
@@ -112,18 +123,33 @@ def _demo_snapshot():
         list(
             FieldMapping.objects.filter(data_point_type__customer=customer)
             .order_by("data_point_type__name", "position")
-            .values_list("data_point_type__name", "source_field", "data_type", "format",
-                         "optional", "hard_id", "secondary_id", "references__source_field")
+            .values_list(
+                "data_point_type__name",
+                "source_field",
+                "data_type",
+                "format",
+                "optional",
+                "hard_id",
+                "secondary_id",
+                "references__source_field",
+            )
         ),
     )
 
 
 def test_demo_matches_the_issue(demo):
-    person = {f.source_field: f for f in demo.data_point_types.get(name="person").fields.all()}
-    assert person["customer_id"].hard_id and person["customer_id"].data_type == "integer"
+    person = {
+        f.source_field: f for f in demo.data_point_types.get(name="person").fields.all()
+    }
+    assert (
+        person["customer_id"].hard_id and person["customer_id"].data_type == "integer"
+    )
     assert person["email"].secondary_id and person["email"].optional
     assert person["is_member"].format == "Yes/No"
     purchase = demo.data_point_types.get(name="purchase_ev")
     assert purchase.category == "event"
-    assert purchase.fields.get(source_field="customer_id").references == person["customer_id"]
+    assert (
+        purchase.fields.get(source_field="customer_id").references
+        == person["customer_id"]
+    )
     assert demo.group_keys.get().key == "main_group"

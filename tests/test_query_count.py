@@ -12,8 +12,8 @@ SAVEPOINT = 2
 
 def test_profile_ingest_query_count(api, django_assert_num_queries):
     api.post("/v2/profiles", examples.PROFILE, format="json")  # warms the spec cache
-    # upsert, stale secondary ids, secondary insert, collision check; request log
-    with django_assert_num_queries(4 + 1 + SAVEPOINT):
+    # upsert; secondary ids let go; secondary ids claimed (owners returned); request log
+    with django_assert_num_queries(3 + 1 + SAVEPOINT):
         response = api.post("/v2/profiles", examples.PROFILE, format="json")
     assert response.status_code == 200
 

@@ -10,13 +10,20 @@ from hypothesis import strategies as st
 
 from mappings.types import PARSERS, Invalid, check_format, parse_boolean, parse_datetime
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.text() | st.decimals(
-    allow_nan=True, allow_infinity=True
-) | st.floats()
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.decimals(allow_nan=True, allow_infinity=True)
+    | st.floats()
+)
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -98,8 +105,12 @@ def test_rejects_timezone_in_datetime(value):
 
 
 def test_datetime_follows_the_field_format():
-    assert parse_datetime("2021-03-18 11:35", "YYYY-MM-DD HH:MM") == "2021-03-18T11:35:00"
-    assert parse_datetime("18.03.2021 11:35", "DD.MM.YYYY HH:MM") == "2021-03-18T11:35:00"
+    assert (
+        parse_datetime("2021-03-18 11:35", "YYYY-MM-DD HH:MM") == "2021-03-18T11:35:00"
+    )
+    assert (
+        parse_datetime("18.03.2021 11:35", "DD.MM.YYYY HH:MM") == "2021-03-18T11:35:00"
+    )
     with pytest.raises(Invalid):
         parse_datetime("2021-03-18 11:35:24", "YYYY-MM-DD HH:MM")
 

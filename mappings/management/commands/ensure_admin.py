@@ -12,9 +12,15 @@ class Command(BaseCommand):
         password = os.environ.get("DATATALKS_ADMIN_PASSWORD", "admin")
         user_model = get_user_model()
         if not user_model.objects.filter(username=username).exists():
-            user_model.objects.create_superuser(username, f"{username}@localhost", password)
-            self.stdout.write(f"Created admin user. Log in at http://127.0.0.1:8000/admin/ "
-                              f"as {username} / {password}")
+            user_model.objects.create_superuser(
+                username, f"{username}@localhost", password
+            )
+            self.stdout.write(
+                f"Created admin user. Log in at http://127.0.0.1:8000/admin/ "
+                f"as {username} / {password}"
+            )
         else:
-            self.stdout.write(f"Admin user '{username}' exists. Log in at "
-                              "http://127.0.0.1:8000/admin/ (default password: admin)")
+            self.stdout.write(
+                f"Admin user '{username}' exists. Log in at "
+                "http://127.0.0.1:8000/admin/ (default password: admin)"
+            )
