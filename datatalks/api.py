@@ -5,6 +5,7 @@ envelope is also kept on the request so the request log records what was answere
 """
 
 import logging
+import math
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -66,7 +67,8 @@ def _classify(exc) -> tuple[int, list[str], dict]:
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
         return 403, [str(exc.detail)], {}
     if isinstance(exc, drf.Throttled):
-        return 429, [str(exc.detail)], {"Retry-After": str(exc.wait or 1)}
+        wait = max(1, math.ceil(exc.wait or 1))
+        return 429, [f"{exc.detail} Retry after {wait} s."], {"Retry-After": str(wait)}
     if isinstance(exc, drf.APIException):
         return exc.status_code, _detail_messages(exc.detail), {}
     if isinstance(exc, RequestDataTooBig):

@@ -76,6 +76,9 @@ except Exception as exc:  # dj_database_url raises several types for a bad URL
     raise ImproperlyConfigured(
         f"DATABASE_URL is not a valid database URL: {exc}"
     ) from None
+# A connection kept across requests is checked first, so a restarted PostgreSQL costs
+# one failed request per process at most, not one per connection's remaining age.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -126,6 +129,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "datatalks.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["ingestion.throttling.KeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -167,7 +171,10 @@ DATATALKS_MAX_JSON_DEPTH = env_int("DATATALKS_MAX_JSON_DEPTH", 16, minimum=4)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(
     DATATALKS_MAX_BODY_BYTES, DATATALKS_BATCH_MAX_BODY_BYTES
 )
-CONN_HEALTH_CHECKS = True
+# Requests per minute per API key unless the customer has its own limit (Redis-backed).
+DATATALKS_RATE_LIMIT_PER_MINUTE = env_int(
+    "DATATALKS_RATE_LIMIT_PER_MINUTE", 120_000, minimum=1
+)
 
 LOGGING = {
     "version": 1,
