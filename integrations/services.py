@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from ingestion.caller import ApiCaller
@@ -142,7 +142,8 @@ def _claim(account: SalesmanagoAccount, limit: int) -> list[Delivery]:
 
 
 def _coalesce(claimed: list[Delivery]) -> list[Delivery]:
-    """Keeps the latest revision per data point; older ones are superseded."""
+    """Keeps the latest revision per data point: older ones, claimed or still pending,
+    are superseded (the latest carries the data point's current values anyway)."""
     latest: dict = {}
     for delivery in claimed:
         current = latest.get(delivery.data_point_id)
@@ -150,16 +151,17 @@ def _coalesce(claimed: list[Delivery]) -> list[Delivery]:
             latest[delivery.data_point_id] = delivery
     keep = {d.pk for d in latest.values()}
     older = [d.pk for d in claimed if d.pk not in keep]
-    if older:
-        Delivery.objects.filter(pk__in=older).update(status=DeliveryStatus.SUPERSEDED)
-    # Pending rows of older revisions than the ones being sent now are moot too.
-    for delivery in latest.values():
-        Delivery.objects.filter(
-            data_point_id=delivery.data_point_id,
-            account_id=delivery.account_id,
+    if latest:
+        waiting = Delivery.objects.filter(
+            account_id=claimed[0].account_id,
             status=DeliveryStatus.PENDING,
-            revision__lt=delivery.revision,
-        ).update(status=DeliveryStatus.SUPERSEDED)
+            data_point_id__in=list(latest),
+        ).values_list("pk", "data_point_id", "revision")
+        older += [pk for pk, dp, rev in waiting if rev < latest[dp].revision]
+    if older:
+        Delivery.objects.filter(pk__in=older).update(
+            status=DeliveryStatus.SUPERSEDED, claim=None
+        )
     return [d for d in claimed if d.pk in keep]
 
 
@@ -174,28 +176,27 @@ def _ready_events(account, events: list[Delivery]) -> list[Delivery]:
     ready, waiting = [], []
     for event in events:
         refers = event.data_point.profile_type_id is not None
-        (
-            waiting
-            if refers and event.data_point.profile_id not in delivered
-            else ready
-        ).append(event)
-    for event in waiting:
-        _wait(event)
+        contact_missing = event.data_point.profile_id not in delivered
+        (waiting if refers and contact_missing else ready).append(event)
+    _wait(waiting)
     return ready
 
 
-def _wait(delivery: Delivery) -> None:
-    if timezone.now() - delivery.created_at > timedelta(
-        seconds=settings.DELIVERY_MAX_AGE_SECONDS
-    ):
-        _update(delivery, status=DeliveryStatus.DEAD,
-                last_error="Gave up waiting for the contact (the linked profile).")  # fmt: skip
-        return
-    _update(
-        delivery, status=DeliveryStatus.PENDING,
-        next_attempt_at=timezone.now() + WAIT_FOR_CONTACT,
+def _wait(events: list[Delivery]) -> None:
+    max_age = timedelta(seconds=settings.DELIVERY_MAX_AGE_SECONDS)
+    now = timezone.now()
+    expired = [e for e in events if now - e.created_at > max_age]
+    _record(
+        expired,
+        status=DeliveryStatus.DEAD,
+        last_error="Gave up waiting for the contact (the linked profile).",
+    )
+    _record(
+        [e for e in events if e not in expired],
+        status=DeliveryStatus.PENDING,
+        next_attempt_at=now + WAIT_FOR_CONTACT,
         last_error="Waiting for the contact (the linked profile) to be delivered first.",
-    )  # fmt: skip
+    )
 
 
 def _send(client, account, category: str, batch: list[Delivery]) -> None:
@@ -207,24 +208,37 @@ def _send(client, account, category: str, batch: list[Delivery]) -> None:
     except SalesmanagoError as exc:
         _record_call_failure(client, sendable, exc)
         return
+    except Exception as exc:
+        # A fault of ours must not strand the batch in flight until the sweeper: it
+        # is logged with its traceback and retried like a transient failure.
+        logger.exception("sending a %s batch failed", category)
+        _record_call_failure(
+            client,
+            sendable,
+            SalesmanagoError(f"Internal error: {exc!r}", permanent=False),
+        )
+        return
     _record_results(client, sendable, results)
 
 
 def _build(account, category, batch) -> tuple[list[dict], list[Delivery]]:
     entries = _entries(d.data_point.data_point_type_id for d in batch)
     profiles = _profiles(batch) if category == Category.EVENT else {}
-    items, sendable = [], []
+    items, sendable, unsendable = [], [], {}
     for delivery in batch:
         dp = delivery.data_point
         try:
             item = build_item(
-                entries.get(dp.data_point_type_id, ()), dp.data,
-                profile=profiles.get(dp.profile_id), time_zone=account.customer.time_zone,
-            )  # fmt: skip
+                entries.get(dp.data_point_type_id, ()),
+                dp.data,
+                profile=profiles.get(dp.profile_id),
+                time_zone=account.customer.time_zone,
+            )
             items.append(_finish(category, require(item, *REQUIRED[category])))
             sendable.append(delivery)
         except (PayloadError, ValueError) as exc:
-            _fail(delivery, f"Not sent: {exc}")
+            unsendable[delivery.pk] = f"Not sent: {exc}"
+    _fail([d for d in batch if d.pk in unsendable], unsendable)
     return items, sendable
 
 
@@ -273,73 +287,93 @@ def _excerpts(client) -> dict:
     }
 
 
-def _record_results(
-    client, deliveries: list[Delivery], results: list[ItemResult]
-) -> None:
+@transaction.atomic
+def _record_results(client, deliveries: list[Delivery], results: list[ItemResult]):
+    """Records a call's outcome for every item at once: a worker that dies now leaves
+    all of them in flight or none."""
     excerpts = _excerpts(client)
-    now = timezone.now()
-    for delivery, result in zip(deliveries, results, strict=True):
-        if result.ok:
-            _update(
-                delivery,
-                status=DeliveryStatus.SENT,
-                sent_at=now,
-                last_error="",
-                remote_id=result.remote_id or "",
-                attempts=F("attempts") + 1,
-                **excerpts,
-            )
-        elif result.permanent:
-            _fail(delivery, result.message, **excerpts)
-        else:
-            _retry(delivery, result.message, None, **excerpts)
-
-
-def _record_call_failure(client, deliveries, exc: SalesmanagoError) -> None:
-    excerpts = _excerpts(client)
-    logger.warning(
-        "salesmanago call failed (%s): %s", "permanent" if exc.permanent else "transient",
-        exc.message,
+    pairs = list(zip(deliveries, results, strict=True))
+    sent = [(d, r) for d, r in pairs if r.ok]
+    _record(
+        [d for d, _ in sent],
+        per_item={"remote_id": {d.pk: (r.remote_id or "")[:100] for d, r in sent}},
+        status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error="",
+        attempts=F("attempts") + 1, **excerpts,
     )  # fmt: skip
-    for delivery in deliveries:
-        if exc.permanent:
-            _fail(delivery, exc.message, **excerpts)
-        else:
-            _retry(delivery, exc.message, exc.retry_after, **excerpts)
+    refused = {d.pk: r.message for d, r in pairs if not r.ok and r.permanent}
+    _fail([d for d in deliveries if d.pk in refused], refused, **excerpts)
+    again = {d.pk: r.message for d, r in pairs if not r.ok and not r.permanent}
+    _retry([d for d in deliveries if d.pk in again], again, None, **excerpts)
 
 
-def _fail(delivery: Delivery, message: str, **fields) -> None:
-    _update(delivery, status=DeliveryStatus.FAILED, last_error=message[:EXCERPT],
-            attempts=F("attempts") + 1, **fields)  # fmt: skip
-
-
-def _retry(delivery: Delivery, message: str, retry_after, **fields) -> None:
-    attempts = delivery.attempts + 1
-    now = timezone.now()
-    too_old = now - delivery.created_at > timedelta(
-        seconds=settings.DELIVERY_MAX_AGE_SECONDS
+@transaction.atomic
+def _record_call_failure(client, deliveries, exc: SalesmanagoError) -> None:
+    logger.warning(
+        "salesmanago call failed (%s): %s",
+        "permanent" if exc.permanent else "transient",
+        exc.message,
     )
-    status = DeliveryStatus.DEAD if too_old else DeliveryStatus.PENDING
-    _update(
-        delivery, status=status, attempts=attempts, last_error=message[:EXCERPT],
+    messages = {d.pk: exc.message for d in deliveries}
+    if exc.permanent:
+        _fail(deliveries, messages, **_excerpts(client))
+    else:
+        _retry(deliveries, messages, exc.retry_after, **_excerpts(client))
+
+
+def _fail(deliveries: list[Delivery], messages: dict, **fields) -> None:
+    _record(
+        deliveries,
+        per_item={"last_error": {pk: m[:EXCERPT] for pk, m in messages.items()}},
+        status=DeliveryStatus.FAILED, attempts=F("attempts") + 1, **fields,
+    )  # fmt: skip
+
+
+def _retry(deliveries: list[Delivery], messages: dict, retry_after, **fields) -> None:
+    now = timezone.now()
+    max_age = timedelta(seconds=settings.DELIVERY_MAX_AGE_SECONDS)
+    too_old = {d.pk for d in deliveries if now - d.created_at > max_age}
+    attempts = max((d.attempts for d in deliveries), default=0) + 1
+    errors = {"last_error": {pk: m[:EXCERPT] for pk, m in messages.items()}}
+    _record(
+        [d for d in deliveries if d.pk in too_old], per_item=errors,
+        status=DeliveryStatus.DEAD, attempts=F("attempts") + 1, **fields,
+    )  # fmt: skip
+    _record(
+        [d for d in deliveries if d.pk not in too_old], per_item=errors,
+        status=DeliveryStatus.PENDING, attempts=F("attempts") + 1,
         next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts, retry_after)),
         **fields,
     )  # fmt: skip
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter, capped; never sooner than Retry-After."""
+    """Exponential backoff with jitter, capped; never sooner than Retry-After."""
     base = settings.DELIVERY_BACKOFF_BASE_SECONDS
     cap = settings.DELIVERY_BACKOFF_CAP_SECONDS
     delay = random.uniform(base, min(cap, base * 2 ** (attempts - 1)) * 1.5)
     return max(delay, retry_after or 0)
 
 
-def _update(delivery: Delivery, **fields) -> None:
-    # Only the claim holder records a result: a row reclaimed after a stall is not
-    # overwritten by the stalled worker.
+def _record(
+    deliveries: list[Delivery], *, per_item: dict | None = None, **fields
+) -> None:
+    """One conditional UPDATE for these deliveries; ``per_item`` values differ by row.
+
+    Only the claim holder records: a row reclaimed after its worker stalled is not
+    overwritten by the stalled worker.
+    """
+    if not deliveries:
+        return
+    for name, values in (per_item or {}).items():
+        fields[name] = Case(
+            *(When(pk=pk, then=Value(value)) for pk, value in values.items()),
+            default=F(name),
+            output_field=Delivery._meta.get_field(name),
+        )
     Delivery.objects.filter(
-        pk=delivery.pk, claim=delivery.claim, status=DeliveryStatus.SENDING
+        pk__in=[d.pk for d in deliveries],
+        claim=deliveries[0].claim,
+        status=DeliveryStatus.SENDING,
     ).update(claim=None, **fields)
 
 

@@ -1,0 +1,95 @@
+"""Delivery services called directly (no worker): coalescing, claiming, backoff."""
+
+import copy
+import threading
+
+import pytest
+from django.db import connection
+
+from ingestion import examples
+from ingestion.services import datapoint_ingest
+from integrations.demo import salesmanago_demo_load
+from integrations.models import Delivery
+from integrations.services import account_deliver, backoff_seconds
+from mappings.demo import demo_load
+
+from .conftest import caller_for
+
+
+@pytest.fixture
+def account(db, sandbox, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    customer = demo_load()
+    account = salesmanago_demo_load(customer)
+    account.base_url = account.v3_base_url = sandbox.url
+    account.save()
+    customer.refresh_from_db()
+    return account
+
+
+def ingest(account, **data):
+    body = copy.deepcopy(examples.PROFILE)
+    body["data"].update(data)
+    account.customer.refresh_from_db()
+    return datapoint_ingest(
+        caller=caller_for(account.customer), category="profile", version="v2", body=body
+    )
+
+
+def test_only_the_latest_revision_is_sent(account, sandbox):
+    ingest(account, city="Stockholm")
+    ingest(account, city="Malmö")
+    assert account_deliver(account_id=account.pk) == 1
+    statuses = dict(Delivery.objects.values_list("revision", "status"))
+    assert statuses == {1: "superseded", 2: "sent"}
+    [contact] = sandbox.state()["contacts"]
+    assert contact["address"]["city"] == "Malmö"
+    assert sandbox.state()["received"]["contacts"] == 1
+
+
+def test_sent_deliveries_are_never_claimed_again(account, sandbox):
+    ingest(account)
+    assert account_deliver(account_id=account.pk) == 1
+    assert account_deliver(account_id=account.pk) == 0
+    assert sandbox.state()["received"]["contacts"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_claim_disjoint_deliveries(sandbox):
+    customer = demo_load()
+    account = salesmanago_demo_load(customer)
+    account.base_url = account.v3_base_url = sandbox.url
+    account.save()
+    customer.refresh_from_db()
+    for n in range(40):
+        body = copy.deepcopy(examples.PROFILE)
+        body["data"].update(customer_id=n, email=f"c{n}@fake.com")
+        datapoint_ingest(
+            caller=caller_for(customer), category="profile", version="v2", body=body
+        )
+    claimed = []
+
+    def work():
+        try:
+            claimed.append(account_deliver(account_id=account.pk, limit=25))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(claimed) == 40
+    assert Delivery.objects.filter(status="sent").count() == 40
+    assert sandbox.state()["received"]["contacts"] == 40
+
+
+def test_backoff_grows_is_capped_and_honours_retry_after(settings):
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 2
+    settings.DELIVERY_BACKOFF_CAP_SECONDS = 60
+    first = [backoff_seconds(1) for _ in range(50)]
+    late = [backoff_seconds(12) for _ in range(50)]
+    assert all(2 <= d <= 3 for d in first)
+    assert all(2 <= d <= 90 for d in late) and max(late) > 30
+    assert backoff_seconds(1, retry_after=120) == 120
