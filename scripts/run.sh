@@ -13,7 +13,23 @@ $PY manage.py load_demo
 $PY manage.py ensure_admin
 $PY manage.py demo_credentials || true
 
-trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
+# Ctrl-C (or any one process ending) stops them all: TERM first, KILL what is left
+# after a grace period, so nothing lingers on the ports.
+stop_all() {
+  trap - INT TERM EXIT
+  local pids
+  pids=$(jobs -p)
+  [ -n "$pids" ] && kill $pids 2>/dev/null
+  for _ in $(seq 1 20); do
+    [ -z "$(jobs -pr)" ] && break
+    sleep 0.5
+  done
+  pids=$(jobs -pr)
+  [ -n "$pids" ] && pkill -KILL -P "$(echo $pids | tr ' ' ',')" 2>/dev/null
+  [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+  wait 2>/dev/null
+}
+trap stop_all INT TERM EXIT
 $PY manage.py salesmanago_sandbox --host 127.0.0.1 --port 8765 &
 $BIN/celery -A datatalks worker --loglevel=INFO --concurrency=2 &
 $BIN/celery -A datatalks beat --loglevel=INFO &
