@@ -1,11 +1,16 @@
 """The JSON parser of the API: exact decimals, and errors that say where the JSON breaks."""
 
 import json
+import re
 from decimal import Decimal
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+
+# PostgreSQL cannot store U+0000 in text or jsonb, and a lone surrogate is not Unicode:
+# either would fail the insert after validation passed, so the parser refuses them.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _reject_constant(name: str):
@@ -44,6 +49,13 @@ class ApiJSONParser(JSONParser):
                 "The body is nested deeper than the limit of "
                 f"{settings.DATATALKS_MAX_JSON_DEPTH} levels."
             )
+        # Both can only arrive as \u escapes: strict JSON refuses raw control
+        # characters and UTF-8 decoding refuses encoded surrogates.
+        if "\\u" in text and (where := _unstorable(parsed)):
+            raise ParseError(
+                f"{where}: contains U+0000 or a lone surrogate (U+D800 to U+DFFF), "
+                "which cannot be stored."
+            )
         return parsed
 
 
@@ -63,3 +75,20 @@ def _depth(value, limit: int) -> int:
                 if isinstance(child, (dict, list))
             )
     return deepest
+
+
+def _unstorable(value) -> str | None:
+    """The path of the first key or string holding a character that cannot be stored."""
+    pending = [(value, "")]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, str) and _UNSTORABLE.search(node):
+            return path or "body"
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if _UNSTORABLE.search(key):
+                    return f"{path or 'body'} (a key)"
+                pending.append((child, f"{path}.{key}".lstrip(".")[:200]))
+        elif isinstance(node, list):
+            pending.extend((child, f"{path}[{i}]") for i, child in enumerate(node))
+    return None

@@ -42,12 +42,21 @@ class EnvelopeSerializer(serializers.Serializer):
 _ERRORS = {
     400: "Bad request: see `messages`, one entry per problem.",
     403: "Missing Authentication Token, or a refused AWS Signature V4.",
+    406: "The Accept header does not allow application/json, the only answer type.",
     413: "The body is larger than the limit.",
     415: "The body is not application/json.",
     429: "Too many requests; retry after `Retry-After` seconds.",
     500: "Internal server error: include the requestId in your report.",
     503: "Temporarily unavailable; retry with the same body.",
 }
+
+
+def _responses(success_serializer, description: str) -> dict:
+    """The 200 answer, and every error answer in the plain envelope."""
+    responses = {200: OpenApiResponse(success_serializer, description=description)}
+    for code, text in _ERRORS.items():
+        responses[code] = OpenApiResponse(EnvelopeSerializer, description=text)
+    return responses
 
 
 def ingest_operation(version: str, path_name: str) -> dict:
@@ -69,13 +78,7 @@ def ingest_operation(version: str, path_name: str) -> dict:
         "datatalksId": None,
         "key": "DTEXAMPLEKEY00000001",
     }
-    responses = {200: OpenApiResponse(EnvelopeSerializer, description="Stored.")}
-    responses.update(
-        {
-            code: OpenApiResponse(EnvelopeSerializer, description=text)
-            for code, text in _ERRORS.items()
-        }
-    )
+    responses = _responses(EnvelopeSerializer, "Stored.")
     return {
         "operation_id": f"{version}_{path_name}_create",
         "summary": f"Send one {path_name.rstrip('s') if path_name != 'inventory' else 'inventory item'}",
@@ -121,17 +124,9 @@ def batch_operation(path_name: str) -> dict:
     """extend_schema arguments for one batch endpoint."""
     item = dict(examples.BY_PATH[path_name])
     item.pop("groupKey")
-    responses = {
-        200: OpenApiResponse(
-            BatchEnvelopeSerializer,
-            description="Processed: `success` is true only if every item was stored.",
-        )
-    }
-    responses.update(
-        {
-            code: OpenApiResponse(EnvelopeSerializer, description=text)
-            for code, text in _ERRORS.items()
-        }
+    responses = _responses(
+        BatchEnvelopeSerializer,
+        "Processed: `success` is true only if every item was stored.",
     )
     return {
         "operation_id": f"v3_{path_name}_batch",

@@ -1,0 +1,330 @@
+"""Fuzzing the live API from its own OpenAPI document with schemathesis.
+
+Every documented operation gets ``DATATALKS_FUZZ_EXAMPLES`` generated requests (100 in
+``make test``, 500 in ``make soak``), each signed with botocore's SigV4Auth for a real
+key of the demo customer, over real HTTP. A third of the bodies are schemathesis's own
+(schema-conforming), a third break the schema on purpose, and a third are steered to the
+demo customer's real types and fields with hostile values, so the mapping validation is
+reached too. Every response must be no 5xx, have a documented status code, content type
+and body.
+"""
+
+import os
+
+import pytest
+import schemathesis
+from drf_spectacular.generators import SchemaGenerator
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from mappings.spec import spec_for_customer
+
+from .fault_harness import record_figures, signed_session
+
+EXAMPLES = int(os.environ.get("DATATALKS_FUZZ_EXAMPLES", "100"))
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+    content_type_conformance,
+]
+CATEGORY = {"profiles": "profile", "events": "event", "inventory": "inventory"}
+
+
+def documented_operations() -> list[tuple[str, str]]:
+    """(path, method) of every operation in the OpenAPI document, at collection."""
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    return sorted(
+        (path, method.upper())
+        for path, item in document["paths"].items()
+        for method in item
+    )
+
+
+OPERATIONS = documented_operations()
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Values a customer's system might send by mistake, or an attacker on purpose.
+hostile_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63 - 2, max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=3)
+    | st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "a\x00b",
+            "\u0661\u0662\u0663",
+            "\U0001d7d9\U0001d7da",
+            "Yes",
+            "No",
+            "true",
+        ]
+    )
+    | st.from_regex(r"\d{19,40}", fullmatch=True)
+    | st.from_regex(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?", fullmatch=True)
+    | st.emails()
+)
+hostile_values = hostile_scalars | st.lists(hostile_scalars, max_size=4)
+
+
+def good_value(data_type: str):
+    """Values of a data type that its parser accepts, so whole bodies can pass."""
+    return {
+        "integer": st.integers(min_value=1, max_value=10**6),
+        "decimal": st.decimals(places=2, min_value=0, max_value=10**6).map(float),
+        "boolean": st.sampled_from(["Yes", "No", True, False]),
+        "date": st.dates().map(lambda d: d.isoformat()),
+        "datetime": st.datetimes().map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S")),
+        "email": st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.(com|se|org)", fullmatch=True),
+        "list": st.lists(st.text(max_size=10), max_size=3),
+    }.get(data_type, st.text(min_size=1, max_size=30))
+
+
+def valid_item(type_spec):
+    """A body of a real type that passes its mapping (hostile only in being odd)."""
+    required = {
+        f.source: good_value(f.data_type) for f in type_spec.fields if not f.optional
+    }
+    optional = {
+        f.source: good_value(f.data_type) for f in type_spec.fields if f.optional
+    }
+    return st.fixed_dictionaries(
+        {
+            "type": st.just(type_spec.name),
+            "groupKey": st.just("main_group"),
+            "data": st.fixed_dictionaries(required, optional=optional),
+        }
+    )
+
+
+def hostile_item(type_spec):
+    """A body of a real type whose fields hold anything at all."""
+    fields = {
+        f.source: good_value(f.data_type) | hostile_values for f in type_spec.fields
+    }
+    return st.fixed_dictionaries(
+        {
+            "type": st.just(type_spec.name),
+            "data": st.fixed_dictionaries({}, optional=fields),
+        },
+        optional={
+            "groupKey": st.sampled_from(["main_group", "no_such_group", ""]),
+            "datatalksId": st.none() | st.uuids().map(str) | st.text(max_size=5),
+        },
+    )
+
+
+def steered_item(spec, category: str):
+    """A body for one of the customer's real types: valid, or with hostile values."""
+    types = sorted(spec.types.values(), key=lambda t: t.name)
+    own = [t for t in types if t.category == category]
+    return st.sampled_from(own).flatmap(valid_item) | st.sampled_from(types).flatmap(
+        hostile_item
+    )
+
+
+def ingests(path: str, method: str) -> bool:
+    """Whether the operation stores data points (and so takes steered bodies)."""
+    return method == "POST" and path.split("/")[2] in CATEGORY
+
+
+def cases(operation, spec, path: str, method: str):
+    """schemathesis's positive and negative cases, and cases steered to real types."""
+    positive = operation.as_strategy(GenerationMode.POSITIVE)
+    negative = operation.as_strategy(GenerationMode.NEGATIVE)
+    if not ingests(path, method):
+        return positive | negative
+    category = CATEGORY[path.split("/")[2]]
+    item = steered_item(spec, category)
+    body = (
+        st.fixed_dictionaries({"items": st.lists(item, min_size=1, max_size=5)})
+        if path.endswith("/batch")
+        else item
+    )
+    positive = operation.as_strategy(GenerationMode.POSITIVE)
+    steered = st.tuples(positive, body).map(lambda pair: _with_body(*pair))
+    return st.one_of(positive, operation.as_strategy(GenerationMode.NEGATIVE), steered)
+
+
+def _with_body(case, body):
+    case.body = body
+    return case
+
+
+@pytest.fixture
+def fuzz_schema(live_server):
+    return schemathesis.openapi.from_url(live_server.url + "/api/schema/?format=json")
+
+
+def test_the_served_document_has_the_fuzzed_operations(fuzz_schema):
+    served = {
+        (op.ok().path, op.ok().method.upper())
+        for op in fuzz_schema.get_all_operations()
+    }
+    assert served == set(OPERATIONS)
+    assert sum(ingests(*op) for op in OPERATIONS) == 9
+
+
+@pytest.mark.parametrize("path,method", OPERATIONS)
+def test_fuzzed_requests_get_documented_answers_and_no_5xx(
+    path, method, fuzz_schema, live_server, demo, api_key
+):
+    operation = fuzz_schema[path][method]
+    session = signed_session(*api_key)
+    statuses: list[int] = []
+
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    )  # fmt: skip
+    @given(case=cases(operation, spec_for_customer(customer=demo), path, method))
+    def run(case):
+        response = case.call(base_url=live_server.url, session=session, timeout=30)
+        statuses.append(response.status_code)
+        case.validate_response(response, checks=CHECKS)
+
+    try:
+        run()
+    finally:
+        record_figures(
+            "fuzz",
+            endpoint=f"{method} {path}",
+            requests=len(statuses),
+            server_errors=sum(s >= 500 for s in statuses),
+            statuses={str(s): statuses.count(s) for s in sorted(set(statuses))},
+        )
+    assert len(statuses) >= EXAMPLES
+    if ingests(path, method):
+        # The steered bodies reach the mapping: some are stored, some refused by it.
+        assert 200 in statuses and 400 in statuses, statuses
+
+
+def _person(data: bytes) -> bytes:
+    return b'{"type": "person", "groupKey": "main_group", "data": ' + data + b"}"
+
+
+NAMES = b'"first_name": "Ada", "last_name": "Byron"'
+HOSTILE = [
+    ("truncated JSON", "application/json", b'{"type": "person", "data": {', 400),
+    ("not JSON at all", "application/json", b"<xml>hello</xml>", 400),
+    ("empty body", "application/json", b"", 400),
+    ("JSON null", "application/json", b"null", 400),
+    ("a JSON array", "application/json", b"[]", 400),
+    ("a JSON string", "application/json", b'"person"', 400),
+    ("NaN", "application/json", _person(b'{"customer_id": NaN}'), 400),
+    ("Infinity", "application/json", _person(b'{"customer_id": -Infinity}'), 400),
+    ("a byte-order mark", "application/json", b"\xef\xbb\xbf{}", 400),
+    ("not UTF-8", "application/json", b'{"type": "\xff\xfe"}', 400),
+    ("UTF-16", "application/json", '{"type": "person"}'.encode("utf-16"), 400),
+    ("duplicate keys", "application/json", b'{"type": 1, "type": "person"}', 400),
+    (
+        "a 5,000-digit JSON integer",
+        "application/json",
+        _person(b'{"customer_id": 1' + b"0" * 5000 + b", " + NAMES + b"}"),
+        400,
+    ),
+    (
+        "an exponent of a billion",
+        "application/json",
+        _person(b'{"customer_id": 1, "age": 1e999999999, ' + NAMES + b"}"),
+        400,
+    ),
+    (
+        "a tiny exponent in a list",
+        "application/json",
+        _person(b'{"customer_id": 1, "tags": [1e-999999999], ' + NAMES + b"}"),
+        200,
+    ),
+    (
+        "an integer past 64 bits",
+        "application/json",
+        _person(b'{"customer_id": 9223372036854775808, ' + NAMES + b"}"),
+        400,
+    ),
+    (
+        "NUL in a value",
+        "application/json",
+        _person(b'{"customer_id": 1, "first_name": "a\\u0000b", "last_name": "c"}'),
+        400,
+    ),
+    (
+        "a lone surrogate in a value",
+        "application/json",
+        _person(b'{"customer_id": 1, "first_name": "\\udc00", "last_name": "c"}'),
+        400,
+    ),
+    ("a lone surrogate in the type", "application/json", b'{"type": "\\ud800"}', 400),
+    ("NUL in a key", "application/json", _person(b'{"x\\u0000": 1}'), 400),
+    (
+        "right-to-left and emoji",
+        "application/json",
+        _person(
+            '{"customer_id": 7, "first_name": "\u202e\U0001f600", "last_name": "\u05d0"'
+            "}".encode()
+        ),
+        200,
+    ),
+    ("text/plain", "text/plain", _person(b"{}"), 415),
+    ("a form", "application/x-www-form-urlencoded", b"type=person", 415),
+    ("multipart", "multipart/form-data; boundary=x", b"--x--", 415),
+    ("no content type", "", _person(b"{}"), 415),
+    ("JSON with a charset", "application/json; charset=latin-1", b"{}", 400),
+]
+# A string of digits beyond int()'s 4,300-digit limit raises ValueError, not Invalid,
+# in mappings/types.py parse_integer: an unhandled 500 (reported; not this file's fix).
+HOSTILE_CASES = [pytest.param(*case, id=case[0]) for case in HOSTILE] + [
+    pytest.param(
+        "a 5,000-digit integer string",
+        "application/json",
+        _person(b'{"customer_id": "' + b"1" * 5000 + b'", ' + NAMES + b"}"),
+        400,
+        marks=pytest.mark.xfail(
+            strict=True, reason="mappings.types.parse_integer: int() digit limit"
+        ),
+        id="a 5,000-digit integer string",
+    )
+]
+
+
+@pytest.mark.parametrize("name,content_type,body,expected", HOSTILE_CASES)
+def test_hostile_bodies_get_the_documented_answer(
+    name, content_type, body, expected, fuzz_schema, live_server, api_key
+):
+    session = signed_session(*api_key)
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = session.post(
+        live_server.url + "/v2/profiles", data=body, headers=headers, timeout=30
+    )
+    assert response.status_code == expected, response.text[:500]
+    case = fuzz_schema["/v2/profiles"]["POST"].Case(body={}, headers=headers)
+    case.validate_response(response, checks=CHECKS)
+    assert response.json()["requestId"]
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "*/*", ""])
+def test_any_accept_header_gets_a_documented_json_answer(
+    accept, fuzz_schema, live_server, api_key
+):
+    session = signed_session(*api_key)
+    headers = {"Accept": accept} if accept else {}
+    response = session.post(
+        live_server.url + "/v3/profiles", json={"type": "person"}, headers=headers
+    )
+    case = fuzz_schema["/v3/profiles"]["POST"].Case(body={}, headers=headers)
+    case.validate_response(response, checks=CHECKS)
+    assert response.headers["Content-Type"] == "application/json"
