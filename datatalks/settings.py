@@ -195,10 +195,32 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
 }
 
+# Security. These headers go on every response (API, admin, docs): no MIME sniffing,
+# no framing, no referrer to other origins. HTTPS and HSTS are for production only and
+# off until set; README "Production settings" lists the values check --deploy passes.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
-    SECURE_CONTENT_TYPE_NOSNIFF = True
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # Off by default: a proxy may redirect already, and tests speak plain HTTP.
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+    # A browser keeps HSTS for max-age seconds whatever is deployed later: opt in.
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+    # Behind a TLS-terminating proxy: the header it sets to "https" (X-Forwarded-Proto).
+    _ssl_header = env_str("DJANGO_SECURE_PROXY_SSL_HEADER", "").strip()
+    if _ssl_header and not _ssl_header.replace("-", "").isalnum():
+        raise ImproperlyConfigured(
+            f"DJANGO_SECURE_PROXY_SSL_HEADER={_ssl_header!r} is not a header name, "
+            "such as X-Forwarded-Proto"
+        )
+    if _ssl_header:
+        _meta_name = "HTTP_" + _ssl_header.upper().replace("-", "_")
+        SECURE_PROXY_SSL_HEADER = (_meta_name, "https")
 
 # Salesmanago delivery.
 SALESMANAGO_URL = env_str("SALESMANAGO_URL", "http://127.0.0.1:8765")

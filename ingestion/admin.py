@@ -81,11 +81,14 @@ class ApiCredentialAdmin(admin.ModelAdmin):
         )
 
     @admin.action(
-        description="Deactivate selected keys (refused from the next request)"
+        description="Deactivate selected keys (refused from the next request)",
+        permissions=["change"],
     )
     def deactivate(self, request, queryset):
         for credential in queryset.filter(active=True):
             credential_deactivate(credential=credential)
+            # Actions bypass the change form, so the history is written here.
+            self.log_change(request, credential, [{"changed": {"fields": ["Active"]}}])
         self.message_user(request, "Deactivated.", messages.SUCCESS)
 
 

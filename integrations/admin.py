@@ -49,6 +49,10 @@ class AccountForm(forms.ModelForm):
         self._stored = {
             name: getattr(self.instance, name) for name in ("api_secret", "v3_api_key")
         } if self.instance.pk else {}  # fmt: skip
+        # The form starts empty, so only a typed-in secret counts as a change (and the
+        # history says "Changed API secret" only when it was).
+        for name in self._stored:
+            self.initial.pop(name, None)
 
     def clean(self):
         cleaned = super().clean()
@@ -70,6 +74,13 @@ class SalesmanagoAccountAdmin(admin.ModelAdmin):
     list_filter = ["environment", "enabled", "customer"]
     search_fields = ["customer__name", "customer__slug", "client_id", "group_key__key"]
     list_select_related = ["customer", "group_key"]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # A read-only page would print the secrets as text: they are write-only.
+            return [f for f in fields if f not in ("api_secret", "v3_api_key")]
+        return fields
 
     def get_queryset(self, request):
         by = Q(deliveries__status=DeliveryStatus.PENDING)
@@ -157,11 +168,20 @@ class DeliveryAdmin(admin.ModelAdmin):
             (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
         )
 
-    @admin.action(description="Retry now (keeps attempts and age)")
+    def has_retry_permission(self, request) -> bool:
+        # An action needs a permission of its own, or every viewer could run it;
+        # the ledger allows no change here, so retrying asks for change_delivery.
+        return request.user.has_perm("integrations.change_delivery")
+
+    @admin.action(
+        description="Retry now (keeps attempts and age)", permissions=["retry"]
+    )
     def retry_now(self, request, queryset):
         self._requeue(request, queryset, deliveries_retry_now)
 
-    @admin.action(description="Replay (attempts and max age start again)")
+    @admin.action(
+        description="Replay (attempts and max age start again)", permissions=["retry"]
+    )
     def replay(self, request, queryset):
         self._requeue(request, queryset, deliveries_replay)
 

@@ -11,6 +11,7 @@ BIN=.venv/bin
 $PY manage.py migrate --no-input
 $PY manage.py load_demo
 $PY manage.py ensure_admin
+$PY manage.py setup_roles
 $PY manage.py demo_credentials || true
 
 # Ctrl-C (or any one process ending) stops them all: TERM first, KILL what is left

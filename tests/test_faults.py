@@ -1,0 +1,172 @@
+"""Faults under load, with real servers of the test's own: PostgreSQL restarted, Redis
+stopped, Salesmanago slow, workers killed. Each test states what it tried and what was
+lost (the answer must be nothing), and ``make soak`` prints their figures.
+
+The short variants run in ``make test`` in seconds; the ``slow`` ones in ``make soak``.
+"""
+
+import time
+import uuid
+
+import pytest
+from django.db import connection
+
+from datatalks.api import UNAVAILABLE
+
+from .delivery_harness import PrivateRedis, wait_for
+from .fault_harness import (
+    Gunicorn,
+    Load,
+    PrivatePostgres,
+    api_key_in,
+    manage,
+    record_figures,
+    send,
+    server_env,
+    signed_session,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def profile(n: int, tag: str = "f") -> dict:
+    """A valid v3 profile of the demo customer with its own Hard-ID and email."""
+    return {
+        "type": "person",
+        "data": {
+            "customer_id": n,
+            "first_name": "Load",
+            "last_name": f"Test {n}",
+            "email": f"{tag}{n}@load.example",
+        },
+    }
+
+
+def shared_test_database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def private_redis():
+    server = PrivateRedis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def servers(tmp_path):
+    """Starts servers of the test's own and stops them all at the end."""
+    started = []
+
+    def start(server):
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in reversed(started):
+        server.stop()
+
+
+# -- PostgreSQL restarted under load -----------------------------------------------------
+
+
+@pytest.fixture
+def private_postgres():
+    server = PrivatePostgres()
+    try:
+        yield server.start().create_database()
+    finally:
+        server.remove()
+
+
+def is_clean_503(outcome) -> bool:
+    """A 503 in the envelope with a requestId and the retry message, no internals."""
+    body = outcome.body or {}
+    return (
+        outcome.status == 503
+        and body.get("success") is False
+        and body.get("messages") == [UNAVAILABLE]
+        and uuid.UUID(body.get("requestId") or "0" * 32).version == 4
+    )
+
+
+def run_postgres_restarts(
+    pg, redis, servers, tmp_path, *, count, pause, outages: list[tuple[str, float]]
+):
+    env = server_env(pg.url, redis.url)
+    manage(env, "migrate", "--no-input")
+    manage(env, "load_demo")
+    key, secret = api_key_in(env)
+    api = servers(Gunicorn(env, tmp_path / "gunicorn.log"))
+    load = Load(
+        api.url + "/v3/profiles", key, secret, profile, count,
+        threads=4, pause=pause, max_seconds=300,
+    )  # fmt: skip
+    running = load.start()
+    for n, (mode, seconds) in enumerate(outages, start=1):
+        # Each outage starts once its share of the load has been answered.
+        wait_for(lambda n=n: len(load.outcomes) >= count * n // (len(outages) + 1),
+                 120, "the load to progress")  # fmt: skip
+        pg.stop(mode)
+        time.sleep(seconds)
+        pg.start()
+    back = time.monotonic()
+    running.join(400)
+    # Recovery is by itself: the same server processes answer once PostgreSQL is back.
+    after = send(signed_session(key, secret), api.url + "/v3/profiles", profile(0))
+    return load.outcomes, after, api, back
+
+
+def check_postgres_restarts(pg, outcomes, after, api, back, *, test, outages: int):
+    stored = dict(pg.query("SELECT id::text, hard_id FROM ingestion_datapoint"))
+    accepted = [o for o in outcomes if o.status == 200]
+    lost = [o for o in accepted if o.body["datatalksId"] not in stored]
+    unclean = [o for o in outcomes if o.status != 200 and not is_clean_503(o)]
+    record_figures(
+        test,
+        requests=len(outcomes) + 1,
+        server_errors=sum((o.status or 500) >= 500 for o in outcomes),
+        clean_503=sum(is_clean_503(o) for o in outcomes),
+        faults=outages,
+        accepted=len(accepted),
+        lost=len(lost),
+    )
+    assert not unclean, [(o.status, o.body, o.error) for o in unclean[:5]]
+    assert any(is_clean_503(o) for o in outcomes), "no request met the outage"
+    assert not lost, f"{len(lost)} accepted requests are not in the database"
+    assert after.status == 200, (after.status, after.body)
+    # Tracebacks of the outage are logged (the request log's warning); faults of ours
+    # are not there.
+    assert "Internal Server Error" not in api.log_text()
+    assert "unhandled error" not in api.log_text()
+    # A second after PostgreSQL is back, every request is answered 200 again.
+    tail = [o for o in outcomes if o.started > back + 1.0]
+    assert tail and all(o.status == 200 for o in tail), [o.status for o in tail]
+
+
+def test_postgres_restart_under_load_short(
+    private_postgres, private_redis, servers, tmp_path
+):
+    *results, back = run_postgres_restarts(
+        private_postgres, private_redis, servers, tmp_path,
+        count=300, pause=0.08, outages=[("fast", 1.5)],
+    )  # fmt: skip
+    check_postgres_restarts(
+        private_postgres, *results, back, test="postgres restart", outages=1
+    )
+
+
+@pytest.mark.slow
+def test_postgres_restarts_and_crashes_under_load(
+    private_postgres, private_redis, servers, tmp_path
+):
+    outages = [("fast", 5.0), ("immediate", 5.0), ("fast", 2.0), ("immediate", 8.0)]
+    *results, back = run_postgres_restarts(
+        private_postgres, private_redis, servers, tmp_path,
+        count=4000, pause=0.05, outages=outages,
+    )  # fmt: skip
+    check_postgres_restarts(
+        private_postgres, *results, back,
+        test="postgres restart/crash (soak)", outages=len(outages),
+    )  # fmt: skip
