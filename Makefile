@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate demo
+.PHONY: run test lint format install migrate demo bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ run: install
 ## make test: the whole suite against PostgreSQL and Redis.
 test: install
 	eval "$$(./scripts/services.sh)" && $(PY) -m pytest $(PYTEST_ARGS)
+
+## make bench: the service under load against the framework's own limit (bench/).
+bench: install
+	eval "$$(./scripts/services.sh)" && $(PY) -m bench.run $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,348 @@
+"""The measurements of `make bench`, in the order they run.
+
+Load comes from wrk (bench/signed.lua) cycling through requests signed just before each
+phase, every one a new Hard-ID, so the figures are of inserts with their outbox rows.
+"""
+
+import math
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from bench import pool, queries
+from bench.procs import CpuWindow, parse_marked_json, run_measured
+from bench.profile import parse_raw, summarize
+
+LUA = Path(__file__).resolve().parent / "signed.lua"
+# (worker class, workers, threads per worker): the configurations compared on 2 cores.
+CANDIDATES = [("sync", 2, 1), ("sync", 3, 1), ("sync", 4, 1), ("gthread", 2, 4)]
+CONNECTIONS = 16
+BATCH_CONNECTIONS = 8
+SINGLE = "/v3/profiles"
+BATCH = "/v3/profiles/batch"
+SYNC_DELIVERIES = 10_000  # per category: contacts, then events
+
+
+class PhaseError(RuntimeError):
+    """A phase whose figures would be wrong (refused requests, failed pre-check)."""
+
+
+class Phases:
+    def __init__(self, env, *, duration: float, quick: bool):
+        self.env = env
+        self.duration = duration
+        self.quick = quick
+        self.url = ""
+        self.single_rps_guess = 1500.0
+        self.workers = 2
+
+    # -- server ------------------------------------------------------------------------
+
+    def choose_server(self, forced: str | None) -> dict:
+        """Compares worker configurations on single-item ingest; keeps the fastest."""
+        candidates = [_parse_server(forced)] if forced else CANDIDATES
+        if self.quick and not forced:
+            candidates = candidates[:2]
+        measured = []
+        for config in candidates:
+            self._start(config)
+            if len(candidates) == 1:
+                break
+            result = self._single(seconds=2 if self.quick else 4)
+            measured.append({"server": _label(config), **_brief(result)})
+            print(f"  {_label(config):<12} {result['requests_per_s']:>7,.0f} req/s  "
+                  f"p99 {result['p99_ms']:.1f} ms", flush=True)  # fmt: skip
+        if measured:
+            best = max(measured, key=lambda m: m["requests_per_s"])
+            self.single_rps_guess = best["requests_per_s"]
+            chosen = next(c for c in candidates if _label(c) == best["server"])
+            self._start(chosen)
+        else:
+            chosen = candidates[0]
+        return {
+            "chosen": _label(chosen),
+            "compared": measured,
+            "connections": CONNECTIONS,
+        }
+
+    def _start(self, config) -> None:
+        kind, workers, threads = config
+        self.workers = workers
+        self.url = self.env.start_server(kind, workers, threads)
+        self.signer = pool.Signer(
+            self.url, self.env.key, self.env.secret, **pool.scope()
+        )
+        # Every worker opens its database connection and compiles the mappings.
+        self._run(SINGLE, pool.single_bodies(500), seconds=1.0, check=False)
+
+    # -- load phases -------------------------------------------------------------------
+
+    def load_phases(self) -> dict:
+        print("measuring: bare endpoint, single ingest, batches", flush=True)
+        d = self.duration
+        phases = {"bare DRF endpoint": self._run("/bench/bare", pool.single_bodies(3000), seconds=d)}  # fmt: skip
+        saturated = self._single(seconds=d)
+        phases["single ingest, saturation"] = saturated
+        rate = saturated["requests_per_s"] / 2
+        phases[f"single ingest, {rate:,.0f}/s (half)"] = self._single(
+            seconds=d, rate=rate
+        )
+        for items in (100, 1000):
+            phases[f"batch ingest, {items:,} items"] = self._batch(items, seconds=d)
+        return phases
+
+    def _single(self, *, seconds: float, rate: float | None = None) -> dict:
+        expected = (rate or self.single_rps_guess * 1.5) * seconds
+        bodies = pool.single_bodies(int(expected) + 500)
+        return self._run(SINGLE, bodies, seconds=seconds, rate=rate)
+
+    def _batch(self, items: int, *, seconds: float) -> dict:
+        # One timed request sizes the pool, so the whole phase inserts.
+        started = time.monotonic()
+        pool.check_accepted(
+            self.signer.post(BATCH, pool.batch_body(pool.new_profiles(items))), items
+        )
+        per_request = time.monotonic() - started
+        count = math.ceil(
+            seconds * min(self.workers, os.cpu_count()) / per_request * 1.5
+        )
+        bodies = pool.batch_bodies(min(count, 400_000 // items) + 2, items)
+        return self._run(
+            BATCH, bodies, seconds=seconds, items=items, connections=BATCH_CONNECTIONS
+        )
+
+    def _run(self, path, bodies, *, seconds, items=1, rate=None, connections=CONNECTIONS, check=True) -> dict:  # fmt: skip
+        pool_file = self.env.work / "pool.txt"
+        size = self.signer.write_pool(pool_file, path, bodies)
+        if check and path != "/bench/bare":
+            body = pool.batch_body(pool.new_profiles(items)) if items > 1 else next(pool.single_bodies(1))  # fmt: skip
+            pool.check_accepted(self.signer.post(path, body), items)
+        rows_before = _data_points()
+        window = CpuWindow(
+            {"server": self.env.server_pids, "postgres": self.env.postgres_pids}
+        ).start()
+        wrk = self._wrk(pool_file, seconds, connections, rate)
+        cpu = window.stop(generator=wrk.pop("cpu_seconds"))
+        self._drain()
+        rows = _data_points() - rows_before
+        return _phase_result(wrk, cpu, size=size, items=items, rows=rows, rate=rate)
+
+    def _wrk(self, pool_file: Path, seconds: float, connections: int, rate) -> dict:
+        env = {**os.environ}
+        if rate:
+            env["BENCH_RATE_PER_THREAD"] = f"{rate:.3f}"
+        args = [
+            "wrk", "-t", "1", "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+            "--timeout", "30s", "-s", str(LUA), self.url, "--", str(pool_file), "1",
+        ]  # fmt: skip
+        out = self.env.work / "wrk.out"
+        code, cpu_seconds = run_measured(args, env=env, stdout=out)
+        text = out.read_text()
+        if code != 0:
+            raise PhaseError(f"wrk exited with {code}:\n{text[-2000:]}")
+        result = parse_marked_json(text, "BENCH_RESULT ")
+        result["cpu_seconds"] = cpu_seconds
+        return result
+
+    def _drain(self, quiet: float = 0.02, timeout: float = 60.0) -> None:
+        """Waits until requests wrk left in flight are done (the workers are idle)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            window = CpuWindow({"server": self.env.server_pids}).start()
+            time.sleep(0.25)
+            if window.stop()["server"] <= quiet:
+                return
+
+    # -- profile -------------------------------------------------------------------------
+
+    def profile(self) -> dict:
+        """py-spy on every worker while single-item ingest runs at saturation, twice:
+        samples holding the GIL (CPU), then every sample (wall time, waits included)."""
+        seconds = max(3.0, self.duration)
+        print(f"profiling single ingest, 2 x {seconds:g} s (py-spy)", flush=True)
+        return {
+            "cpu": self._record(seconds, "--gil"),
+            "wall": self._record(seconds, "--idle"),
+            "note": "py-spy at 100 Hz on every worker; the load runs slower meanwhile",
+        }
+
+    def _record(self, seconds: float, mode: str) -> dict:
+        raw = self.env.work / f"profile{mode.replace('--', '-')}.txt"
+        spy = self.env.children.start(
+            [str(self.env.bin / "py-spy"), "record", "--pid", str(self.env.server.pid),
+             "--subprocesses", "--nolineno", "--rate", "100",
+             "--duration", f"{seconds + 2:g}", "--format", "raw", "--output", str(raw),
+             mode],
+            log=self.env.work / "py-spy.log",
+        )  # fmt: skip
+        time.sleep(1.0)  # py-spy attaches to the master and finds the workers
+        result = self._single(seconds=seconds)
+        try:
+            spy.wait(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            raise PhaseError("py-spy did not finish") from None
+        summary = summarize(parse_raw(raw.read_text() if raw.exists() else ""))
+        summary["load"] = _brief(result)
+        return summary
+
+    # -- Salesmanago sync ----------------------------------------------------------------
+
+    def sync(self) -> dict:
+        """Deliveries/s to the sandbox: account_deliver in a loop until all are sent."""
+        from integrations.models import Delivery, DeliveryStatus, SalesmanagoAccount
+
+        count = 1000 if self.quick else SYNC_DELIVERIES
+        print(f"measuring: Salesmanago sync of {count:,} contacts + {count:,} events", flush=True)  # fmt: skip
+        # Earlier phases' outbox rows are set aside, so exactly this phase's are sent.
+        Delivery.objects.filter(status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.SUPERSEDED
+        )
+        profiles = pool.new_profiles(count)
+        events = [
+            pool.event(i, p["data"]["customer_id"]) for i, p in enumerate(profiles)
+        ]
+        for path, items in (
+            ("/v3/profiles/batch", profiles),
+            ("/v3/events/batch", events),
+        ):
+            for start in range(0, len(items), 1000):
+                chunk = items[start : start + 1000]
+                pool.check_accepted(
+                    self.signer.post(path, pool.batch_body(chunk)), len(chunk)
+                )
+        account = SalesmanagoAccount.objects.get(customer__slug="demo")
+        pending = Delivery.objects.filter(status=DeliveryStatus.PENDING).count()
+        if pending != 2 * count:
+            raise PhaseError(f"{pending} pending deliveries, expected {2 * count}")
+        return self._deliver(account.pk, count, Delivery, DeliveryStatus)
+
+    def _deliver(self, account_id: int, count: int, Delivery, DeliveryStatus) -> dict:
+        from integrations.services import account_deliver
+
+        window = CpuWindow(
+            {"sender": lambda: [os.getpid()], "sandbox": lambda: [self.env.sandbox.pid],
+             "postgres": self.env.postgres_pids}
+        ).start()  # fmt: skip
+        started = time.monotonic()
+        done, contacts_done_at = 0, None
+        deadline = started + 120
+        while time.monotonic() < deadline:
+            claimed = account_deliver(account_id=account_id, limit=1000)
+            if not claimed:
+                break
+            done += claimed
+            if contacts_done_at is None and done >= count:
+                contacts_done_at = time.monotonic()
+        ended = time.monotonic()
+        cpu = window.stop()
+        sent = Delivery.objects.filter(status=DeliveryStatus.SENT).count()
+        if sent != 2 * count:
+            raise PhaseError(f"{sent} deliveries sent of {2 * count}")
+        contacts_done_at = contacts_done_at or ended
+        parts = {
+            "contacts": _rate(count, contacts_done_at - started),
+            "events": _rate(count, ended - contacts_done_at),
+            "total": _rate(2 * count, ended - started),
+        }
+        method = (
+            "account_deliver(limit=1000) in a loop in one process, sandbox in another"
+        )
+        return {"method": method, "parts": parts, "cpu_cores": cpu}
+
+    # -- SQL queries -------------------------------------------------------------------
+
+    def count_queries(self) -> dict:
+        """SQL statements of one single ingest and one 1,000-item batch."""
+        return queries.count_queries(self.env)
+
+
+def figures(phases: dict, sync: dict, queries: dict) -> dict:
+    """The figures the budgets are checked against."""
+    bare = phases["bare DRF endpoint"]
+    single = phases["single ingest, saturation"]
+    half = next(p for n, p in phases.items() if "half" in n)
+    return {
+        "bare_requests_per_s": bare["requests_per_s"],
+        "single_requests_per_s": single["requests_per_s"],
+        "single_vs_bare": round(single["requests_per_s"] / bare["requests_per_s"], 3),
+        "single_saturation_p50_ms": single["p50_ms"],
+        "single_saturation_p99_ms": single["p99_ms"],
+        "single_half_p50_ms": half["p50_ms"],
+        "single_half_p99_ms": half["p99_ms"],
+        "batch_100_items_per_s": phases["batch ingest, 100 items"]["items_per_s"],
+        "batch_1000_items_per_s": phases["batch ingest, 1,000 items"]["items_per_s"],
+        "sync_deliveries_per_s": sync["parts"]["total"]["deliveries_per_s"],
+        "queries_single": max(
+            q["count"] for n, q in queries.items() if n.startswith("single")
+        ),
+        "queries_batch_1000": queries["batch of 1,000 (new)"]["count"],
+    }
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _parse_server(text: str) -> tuple[str, int, int]:
+    kind, _, shape = text.partition(":")
+    workers, _, threads = shape.partition("x")
+    return kind, int(workers), int(threads or 1)
+
+
+def _label(config) -> str:
+    kind, workers, threads = config
+    return f"{kind}:{workers}" + (f"x{threads}" if kind == "gthread" else "")
+
+
+def _data_points() -> int:
+    from ingestion.models import DataPoint
+
+    return DataPoint.objects.count()
+
+
+def _rate(count: int, seconds: float) -> dict:
+    return {
+        "deliveries": count,
+        "seconds": round(seconds, 3),
+        "deliveries_per_s": round(count / seconds, 1) if seconds > 0 else None,
+    }
+
+
+def _phase_result(wrk: dict, cpu: dict, *, size: int, items: int, rows: int, rate) -> dict:  # fmt: skip
+    seconds = wrk["duration_us"] / 1e6
+    requests = wrk["requests"]
+    errors = sum(wrk[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))  # fmt: skip
+    if wrk["status_errors"]:
+        raise PhaseError(f"{wrk['status_errors']} responses were not 2xx: {wrk}")
+    return {
+        "requests": requests,
+        "seconds": round(seconds, 2),
+        "requests_per_s": round(requests / seconds, 1),
+        "items_per_request": items,
+        "items_per_s": round(requests * items / seconds, 1),
+        "p50_ms": wrk["p50_us"] / 1000,
+        "p90_ms": wrk["p90_us"] / 1000,
+        "p99_ms": wrk["p99_us"] / 1000,
+        "max_ms": wrk["max_us"] / 1000,
+        "errors": errors,
+        "target_rate": round(rate, 1) if rate else None,
+        "pool_size": size,
+        "pool_cycled": requests > size,
+        "data_points_added": rows,
+        "cpu_cores": cpu,
+        # CPU per request of the service's own processes: steadier than req/s when
+        # other work shares the machine.
+        "server_cpu_ms_per_request": _per_request(cpu["server"], requests / seconds),
+        "postgres_cpu_ms_per_request": _per_request(
+            cpu["postgres"], requests / seconds
+        ),
+    }
+
+
+def _per_request(cores: float, per_second: float) -> float | None:
+    return round(cores * 1000 / per_second, 3) if per_second else None
+
+
+def _brief(result: dict) -> dict:
+    keys = ("requests_per_s", "p50_ms", "p99_ms", "errors", "cpu_cores")
+    return {k: result[k] for k in keys}

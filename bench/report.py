@@ -1,0 +1,142 @@
+"""The table `make bench` prints, with the budgets of issue 7 beside each figure."""
+
+import json
+import operator
+from pathlib import Path
+
+# (key in the figures, what it is, comparison, budget)
+BUDGETS = [
+    ("single_vs_bare", "single-item ingest / bare DRF (req/s ratio)", ">=", 0.30),
+    ("single_half_p99_ms", "single-item ingest p99 at half load (ms)", "<=", 25.0),
+    (
+        "batch_1000_items_per_s",
+        "batch ingest, 1,000-item batches (items/s)",
+        ">=",
+        10_000,
+    ),
+    ("sync_deliveries_per_s", "Salesmanago sync (deliveries/s)", ">=", 2_000),
+    ("queries_single", "SQL queries per single ingest", "<=", 6),
+    ("queries_batch_1000", "SQL queries per 1,000-item batch", "<=", 15),
+]
+_COMPARE = {">=": operator.ge, "<=": operator.le}
+
+
+def budget_checks(figures: dict) -> list[dict]:
+    checks = []
+    for key, label, op, budget in BUDGETS:
+        value = figures.get(key)
+        passed = value is not None and _COMPARE[op](value, budget)
+        checks.append(
+            {"figure": key, "label": label, "value": value, "budget": f"{op} {budget:g}",
+             "pass": passed}
+        )  # fmt: skip
+    return checks
+
+
+def table(results: dict) -> str:
+    """The human-readable report: every phase's figures, then the budgets."""
+    lines = [_header(results), ""]
+    lines += _phase_table(results["phases"])
+    lines += ["", *_sync_lines(results.get("sync"))]
+    lines += ["", *_query_lines(results.get("queries"))]
+    lines += ["", *_profile_lines(results.get("profile"))]
+    lines += ["", "Budgets (issue 7)"]
+    for check in results["budgets"]:
+        value = check["value"]
+        shown = "-" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
+        verdict = "PASS" if check["pass"] else "FAIL"
+        lines.append(
+            f"  {check['label']:<46} {shown:>10}  {check['budget']:<10} {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def _header(results: dict) -> str:
+    server = results["server"]
+    machine = results["machine"]
+    note = f"\n{results['note']}" if results.get("note") else ""
+    return (
+        f"make bench, {results['date']}, commit {results['git_commit'][:10]}"
+        f"{' (+ uncommitted changes)' if results['git_dirty'] else ''}, "
+        f"{machine['cores']} cores, load average before {machine['load_before']}\n"
+        f"server: gunicorn {server['chosen']} (DEBUG off), PostgreSQL, Redis broker"
+        f"{note}"
+    )
+
+
+def _phase_table(phases: dict) -> list[str]:
+    head = (
+        f"  {'phase':<30} {'req/s':>8} {'items/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'errors':>6} | CPU ms/req: {'server':>6} {'pg':>5}"
+        f" | cores: {'wrk':>4} {'other':>5}"
+    )
+    lines = [head]
+    for name, p in phases.items():
+        cpu = p["cpu_cores"]
+        lines.append(
+            f"  {name:<30} {p['requests_per_s']:>8,.0f} {p['items_per_s']:>9,.0f}"
+            f" {p['p50_ms']:>7.1f} {p['p99_ms']:>7.1f} {p['errors']:>6} |"
+            f"             {p['server_cpu_ms_per_request']:>6.2f}"
+            f" {p['postgres_cpu_ms_per_request']:>5.2f} |"
+            f"        {cpu['generator']:>4.2f} {cpu['everything_else']:>5.2f}"
+        )
+    lines.append(
+        "  CPU ms/req: gunicorn workers and the bench database's PostgreSQL backends;"
+        " cores: wrk (the load generator), and the rest of the machine (Redis, kernel,"
+        " other users)"
+    )
+    return lines
+
+
+def _sync_lines(sync: dict | None) -> list[str]:
+    if not sync:
+        return ["Salesmanago sync: not run"]
+    lines = [f"Salesmanago sync ({sync['method']}):"]
+    for name, part in sync["parts"].items():
+        lines.append(
+            f"  {name:<10} {part['deliveries']:>7,} sent in {part['seconds']:>6.2f} s"
+            f" = {part['deliveries_per_s']:>8,.0f} deliveries/s"
+        )
+    cpu = sync["cpu_cores"]
+    lines.append(
+        f"  cores: sender {cpu['sender']:.2f}, sandbox {cpu['sandbox']:.2f}, "
+        f"postgres {cpu['postgres']:.2f}, other {cpu['everything_else']:.2f}"
+    )
+    return lines
+
+
+def _query_lines(queries: dict | None) -> list[str]:
+    if not queries:
+        return ["SQL queries: not counted"]
+    lines = [
+        "SQL queries (CaptureQueriesContext, signed test client, full request path):"
+    ]
+    for name, q in queries.items():
+        checks = f" (+{q['health_checks']} health check)" if q["health_checks"] else ""
+        lines.append(
+            f"  {name:<28} {q['count']:>3}  {' '.join(q['statements'])}{checks}"
+        )
+    return lines
+
+
+def _profile_lines(profile: dict | None) -> list[str]:
+    if not profile:
+        return ["Profile: not run"]
+    lines = [
+        "Where a single-item ingest's time goes (py-spy, share of samples in requests):"
+    ]
+    for mode in ("cpu", "wall"):
+        summary = profile[mode]
+        top = ", ".join(
+            f"{c['name']} {c['share']:.0%}" for c in summary.get("components", [])[:6]
+        )
+        lines.append(f"  {mode:<4} ({summary['samples']} samples): {top}")
+        libraries = ", ".join(
+            f"{c['name']} {c['share']:.0%}" for c in summary.get("libraries", [])
+        )
+        lines.append(f"       across: {libraries}")
+    return lines
+
+
+def write_json(results: dict, path: Path) -> None:
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
