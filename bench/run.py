@@ -56,7 +56,9 @@ def main(argv=None) -> int:
     if problems:
         print("make bench cannot run:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 2
-    # SIGTERM (and a closed terminal) clean up the same way Ctrl-C does.
+    # Ctrl-C, SIGTERM and a closed terminal all clean up; SIGINT is set explicitly
+    # because a shell starts background jobs with it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     env = BenchEnv(ROOT)
