@@ -12,14 +12,19 @@ import pytest
 from django.db import connection
 
 from datatalks.api import UNAVAILABLE
+from ingestion.credentials import credential_create
+from integrations.demo import salesmanago_demo_load
+from integrations.models import Delivery
+from mappings.demo import demo_load
 
-from .delivery_harness import PrivateRedis, wait_for
+from .delivery_harness import PrivateRedis, Worker, wait_for
 from .fault_harness import (
     Gunicorn,
     Load,
     PrivatePostgres,
     api_key_in,
     manage,
+    percentile,
     record_figures,
     send,
     server_env,
@@ -170,3 +175,118 @@ def test_postgres_restarts_and_crashes_under_load(
         private_postgres, *results, back,
         test="postgres restart/crash (soak)", outages=len(outages),
     )  # fmt: skip
+
+
+# -- Redis stopped under load ------------------------------------------------------------
+
+
+@pytest.fixture
+def account(sandbox):
+    """The demo customer's Salesmanago account, pointed at the test's sandbox."""
+    customer = demo_load()
+    account = salesmanago_demo_load(customer)
+    account.base_url = account.v3_base_url = sandbox.url
+    account.save()
+    return account
+
+
+def delivery_statuses() -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status in Delivery.objects.values_list("status", flat=True):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def probe_rate_limit(session, url: str, limit: int, start: int) -> list:
+    """Sends until the first 429, at most two windows' worth (a minute may turn)."""
+    outcomes = []
+    for n in range(start, start + 2 * limit + 2):
+        outcomes.append(send(session, url, profile(n)))
+        if outcomes[-1].status == 429:
+            break
+    return outcomes
+
+
+def run_redis_outage(
+    account, sandbox, redis, servers, tmp_path, *, limit, during, threads
+):
+    customer = account.customer
+    customer.rate_limit_per_minute = limit
+    customer.save()
+    credential, secret = credential_create(customer=customer, description="faults")
+    env = server_env(shared_test_database_url(), redis.url)
+    api = servers(Gunicorn(env, tmp_path / "gunicorn.log", workers=threads))
+    servers(Worker(redis.url, tmp_path / "worker.log"))
+    url = api.url + "/v3/profiles"
+    session = signed_session(credential.access_key_id, secret)
+    before = probe_rate_limit(session, url, limit, 1)
+    redis.stop()
+    load = Load(url, credential.access_key_id, secret,
+                lambda n: profile(100_000 + n), during, threads=threads, max_seconds=240)  # fmt: skip
+    outage = load.run()
+    redis.start()
+    # The limiter leaves Redis alone for 5 s after an error, then counts again.
+    time.sleep(6)
+    after = probe_rate_limit(session, url, limit, 200_000)
+    return before, outage, after, api
+
+
+def check_redis_outage(sandbox, before, outage, after, api, *, test: str):
+    accepted = {
+        o.body["datatalksId"] for o in before + outage + after if o.status == 200
+    }
+    back = time.monotonic()
+    wait_for(
+        lambda: delivery_statuses() == {"sent": len(accepted)},
+        180,
+        f"{len(accepted)} deliveries after Redis came back",
+    )
+    caught_up = time.monotonic() - back
+    received = sandbox.state()
+    emails = [c["email"] for c in received["contacts"]]
+    record_figures(
+        test,
+        requests=len(before) + len(outage) + len(after),
+        server_errors=sum((o.status or 500) >= 500 for o in before + outage + after),
+        faults=1,
+        expected=len(accepted),
+        sent=len(set(emails)),
+        duplicated=received["received"]["contacts"] - len(set(emails)),
+        lost=len(accepted) - len(set(emails)),
+        outage_p50_ms=round(percentile([o.seconds for o in outage], 0.5) * 1000, 1),
+        outage_p99_ms=round(percentile([o.seconds for o in outage], 0.99) * 1000, 1),
+        caught_up_seconds=round(caught_up, 1),
+    )
+    assert before[-1].status == 429, "the limit was not in force before the outage"
+    assert [o.status for o in outage] == [200] * len(outage)  # over the limit: open
+    assert "rate limiting is off" in api.log_text()
+    assert after[-1].status == 429, "the limit did not come back with Redis"
+    assert received["received"]["contacts"] == len(accepted)  # none twice
+    assert len(set(emails)) == len(accepted)  # none lost
+    p99 = percentile([o.seconds for o in outage], 0.99)
+    if p99 > 1.0:
+        # Known, reported: while the broker is down, each ingest waits ~6 s per
+        # account in integrations.tasks.wake_accounts (redis-py retries the connect
+        # with backoff), although the outbox row is already safe.
+        pytest.xfail(f"ingest p99 {p99:.1f} s while the broker is down (enqueue wait)")
+
+
+def test_redis_stopped_under_load_short(
+    account, sandbox, private_redis, servers, tmp_path
+):
+    *results, api = run_redis_outage(
+        account, sandbox, private_redis, servers, tmp_path,
+        limit=3, during=8, threads=4,
+    )  # fmt: skip
+    check_redis_outage(sandbox, *results, api, test="redis stopped")
+
+
+@pytest.mark.slow
+def test_redis_stopped_under_heavy_load(
+    account, sandbox, private_redis, servers, tmp_path
+):
+    *results, api = run_redis_outage(
+        account, sandbox, private_redis, servers, tmp_path,
+        limit=20, during=80, threads=8,
+    )  # fmt: skip
+    check_redis_outage(sandbox, *results, api, test="redis stopped (soak)")
