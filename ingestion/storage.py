@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from mappings.spec import CustomerSpec, TypeSpec, hard_id_key
@@ -202,21 +201,27 @@ def _claim(caller, claims: list[tuple[str, str, uuid.UUID]]) -> None:
         logger.warning("%d secondary id collisions recorded", len(collisions))
 
 
+_LINK = (
+    f"UPDATE {_DP} AS e SET profile_id = p.id FROM {_DP} AS p "
+    "WHERE e.customer_id = %s AND e.environment = %s AND e.profile_type_id = %s "
+    "AND e.profile_id IS NULL AND e.profile_hard_id IN ({keys}) "
+    "AND p.customer_id = e.customer_id AND p.environment = e.environment "
+    "AND p.data_point_type_id = e.profile_type_id AND p.hard_id = e.profile_hard_id"
+)
+
+
 def link_waiting_events(*, caller: ApiCaller, spec: CustomerSpec, stored: list[Stored]):
     """Links events that arrived before their profile, once the profile is here."""
     new_keys: dict[int, list[str]] = {}
     for item in stored:
         if item.new and _is_referenced(spec, item.type):
             new_keys.setdefault(item.type.id, []).append(item.hard_key)
-    for type_id, keys in new_keys.items():
-        profile = DataPoint.objects.filter(
-            customer_id=OuterRef("customer_id"), environment=OuterRef("environment"),
-            data_point_type_id=type_id, hard_id=OuterRef("profile_hard_id"),
-        ).values("pk")[:1]  # fmt: skip
-        DataPoint.objects.filter(
-            customer_id=caller.customer.pk, environment=caller.environment,
-            profile_type_id=type_id, profile_hard_id__in=keys, profile__isnull=True,
-        ).update(profile_id=Subquery(profile))  # fmt: skip
+    with connection.cursor() as cursor:
+        for type_id, keys in new_keys.items():
+            cursor.execute(
+                _LINK.format(keys=", ".join(["%s"] * len(keys))),
+                [caller.customer.pk, caller.environment, type_id, *keys],
+            )
 
 
 def _is_referenced(spec: CustomerSpec, type_spec: TypeSpec) -> bool:

@@ -188,7 +188,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     def _requeue(self, request, queryset, service):
         accounts = set(queryset.values_list("account_id", flat=True))
         count = service(ids=list(queryset.values_list("pk", flat=True)))
-        wake_accounts(accounts)
+        wake_accounts(accounts, force=True)
         self.message_user(
             request, f"{count} deliveries queued to send now.", messages.SUCCESS
         )

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
@@ -32,6 +32,15 @@ WAIT_FOR_CONTACT = timedelta(seconds=10)
 EXCERPT = 4000
 
 
+_DELIVERY = Delivery._meta.db_table
+_INSERT_DELIVERIES = (
+    f"INSERT INTO {_DELIVERY} (id, account_id, data_point_id, revision, category, "  # noqa: S608 (table name only)
+    "status, attempts, next_attempt_at, remote_id, last_error, request_excerpt, "
+    "response_excerpt, created_at) VALUES {rows} "
+    "ON CONFLICT (data_point_id, revision, account_id) DO NOTHING"
+)
+
+
 def deliveries_create(*, caller: ApiCaller, stored) -> list[int]:
     """The outbox rows for stored revisions; called inside the ingest transaction.
 
@@ -39,25 +48,27 @@ def deliveries_create(*, caller: ApiCaller, stored) -> list[int]:
     point's group key and environment. Returns the accounts to wake after commit.
     """
     routes = routes_for(caller.customer)
-    rows, woken = [], set()
-    now = timezone.now()
+    db = connection
+    now = db.ops.adapt_datetimefield_value(timezone.now())
+    to_db = Delivery._meta.pk.get_db_prep_value
+    params: list = []
+    woken = set()
     for item in stored:
         for account_id in routes.accounts_for(
-            group_key_id=item.group_key_id, environment=caller.environment,
+            group_key_id=item.group_key_id,
+            environment=caller.environment,
             type_id=item.type.id,
-        ):  # fmt: skip
+        ):
             woken.add(account_id)
-            rows.append(
-                Delivery(
-                    account_id=account_id,
-                    data_point_id=item.datatalks_id,
-                    revision=item.revision,
-                    category=item.type.category,
-                    next_attempt_at=now,
-                )
-            )
-    if rows:
-        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+            params += [
+                to_db(uuid.uuid4(), db), account_id, to_db(item.datatalks_id, db),
+                item.revision, item.type.category, DeliveryStatus.PENDING, 0, now,
+                "", "", "", "", now,
+            ]  # fmt: skip
+    if params:
+        rows = ", ".join(["(" + ", ".join(["%s"] * 13) + ")"] * (len(params) // 13))
+        with db.cursor() as cursor:
+            cursor.execute(_INSERT_DELIVERIES.format(rows=rows), params)
     return sorted(woken)
 
 

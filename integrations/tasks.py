@@ -1,6 +1,7 @@
 """Thin Celery entry points; the work is in integrations.services."""
 
 import logging
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -41,12 +42,35 @@ def deliveries_sweep_task() -> int:
     return len(accounts)
 
 
-def wake_accounts(account_ids) -> None:
+# Wakes are throttled per process and account: at most one now and one trailing wake
+# per WAKE_EVERY seconds. The trailing one runs after every commit that it stood in for,
+# so a burst of requests costs two publishes, not one per request, and nothing waits
+# for the sweeper.
+WAKE_EVERY = 0.05
+_next_wake: dict[int, float] = {}
+_trailing: set[int] = set()
+
+
+def wake_accounts(account_ids, *, force: bool = False) -> None:
     """Enqueues a send for each account; a broker outage only delays it (the sweeper)."""
+    now = time.monotonic()
     for account_id in account_ids:
-        try:
-            account_deliver_task.apply_async((account_id,), retry=False)
-        except Exception:  # the broker can fail in many ways; the outbox row is safe
-            logger.warning(
-                "broker unavailable; account %s waits for the sweeper", account_id
-            )
+        due = _next_wake.get(account_id, 0.0)
+        if force or now >= due:
+            _next_wake[account_id] = now + WAKE_EVERY
+            _trailing.discard(account_id)
+            _publish(account_id, countdown=None)
+        elif account_id not in _trailing:
+            _trailing.add(account_id)
+            _publish(account_id, countdown=due - now)
+
+
+def _publish(account_id: int, countdown: float | None) -> None:
+    try:
+        account_deliver_task.apply_async(
+            (account_id,), countdown=countdown, retry=False
+        )
+    except Exception:  # the broker can fail in many ways; the outbox row is safe
+        logger.warning(
+            "broker unavailable; account %s waits for the sweeper", account_id
+        )
