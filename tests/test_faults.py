@@ -5,6 +5,7 @@ lost (the answer must be nothing), and ``make soak`` prints their figures.
 The short variants run in ``make test`` in seconds; the ``slow`` ones in ``make soak``.
 """
 
+import threading
 import time
 import uuid
 
@@ -14,7 +15,15 @@ from django.db import connection
 from datatalks.api import UNAVAILABLE
 from ingestion.credentials import credential_create
 from integrations.demo import salesmanago_demo_load
-from integrations.models import Delivery
+from integrations.models import Delivery, SalesmanagoAccount
+from integrations.salesmanago.sandbox import (
+    DEMO_API_SECRET,
+    DEMO_CATALOG_ID,
+    DEMO_CLIENT_ID,
+    DEMO_OWNER,
+    DEMO_V3_API_KEY,
+    SandboxServer,
+)
 from mappings.demo import demo_load
 
 from .delivery_harness import PrivateRedis, Worker, wait_for
@@ -290,3 +299,154 @@ def test_redis_stopped_under_heavy_load(
         limit=20, during=80, threads=8,
     )  # fmt: skip
     check_redis_outage(sandbox, *results, api, test="redis stopped (soak)")
+
+
+# -- Salesmanago slow --------------------------------------------------------------------
+
+
+WARM_UP = 10
+
+
+@pytest.fixture
+def slow_sandbox():
+    """A second sandbox, for the account whose Salesmanago is slow."""
+    server = SandboxServer().start()
+    yield server
+    server.stop()
+
+
+def staging_account_at(account, url: str) -> SalesmanagoAccount:
+    """The demo customer's staging account: another account, on another server."""
+    return SalesmanagoAccount.objects.create(
+        customer=account.customer, group_key=account.group_key, environment="staging",
+        base_url=url, v3_base_url=url, client_id=DEMO_CLIENT_ID,
+        api_secret=DEMO_API_SECRET, v3_api_key=DEMO_V3_API_KEY,
+        owner_email=DEMO_OWNER, catalog_id=DEMO_CATALOG_ID,
+    )  # fmt: skip
+
+
+def timed_ingest(session, url: str, first: int, count: int, tag: str) -> list[float]:
+    """Sends ``count`` profiles one after another; returns each one's seconds."""
+    outcomes = [send(session, url, profile(first + n, tag)) for n in range(count)]
+    assert [o.status for o in outcomes] == [200] * count, outcomes[0]
+    return [o.seconds for o in outcomes]
+
+
+def run_slow_salesmanago(
+    account, sandbox, slow, redis, servers, tmp_path, *, timeout, calls, count
+):
+    """The production account's Salesmanago holds each of ``calls`` calls past the
+    client's ``timeout``; the staging account's answers at once."""
+    account.base_url = account.v3_base_url = slow.url
+    account.save()
+    staging_account_at(account, sandbox.url)
+    prod, prod_secret = credential_create(customer=account.customer)
+    stage, stage_secret = credential_create(
+        customer=account.customer, environment="staging"
+    )
+    env = server_env(shared_test_database_url(), redis.url)
+    api = servers(Gunicorn(env, tmp_path / "gunicorn.log"))
+    limit = str(timeout * 2 + 10)
+    servers(
+        Worker(
+            redis.url, tmp_path / "worker.log",
+            SALESMANAGO_TIMEOUT_SECONDS=str(timeout),
+            DATATALKS_DELIVERY_TASK_TIME_LIMIT_SECONDS=limit,
+            DATATALKS_DELIVERY_STUCK_SECONDS=str(int(limit) + 5),
+        )
+    )  # fmt: skip
+    url = api.url + "/v3/profiles"
+    prod_session = signed_session(prod.access_key_id, prod_secret)
+    # Warm-up (each gunicorn worker's first requests load code), then the baseline.
+    timed_ingest(prod_session, url, 900_000, WARM_UP, "warm")
+    baseline = timed_ingest(prod_session, url, 1, count, "base")
+    wait_for(
+        lambda: delivery_statuses() == {"sent": WARM_UP + count}, 60, "the baseline"
+    )
+    slow.fail_next("timeout", calls, delay=timeout + 3, paths=["/api/contact"])
+    # The other account's deliveries go while the slow one's calls hang.
+    staging = threading.Thread(
+        target=timed_ingest,
+        args=(signed_session(stage.access_key_id, stage_secret), url, 1, 20, "stg"),
+    )
+    staging.start()
+    slowed = timed_ingest(prod_session, url, 10_000, count, "slow")
+    staging.join(120)
+    staging_sent = wait_for(
+        lambda: staging_latencies() if len(staging_latencies()) == 20 else None,
+        timeout + 60,
+        "the staging account's deliveries",
+    )
+    wait_for(
+        lambda: delivery_statuses() == {"sent": WARM_UP + 2 * count + 20},
+        (timeout + 10) * (calls + 2),
+        "the slow account's deliveries once Salesmanago is fast again",
+    )
+    return baseline, slowed, staging_sent
+
+
+def staging_latencies() -> list[float]:
+    rows = Delivery.objects.filter(
+        account__environment="staging", status="sent"
+    ).values_list("created_at", "sent_at")
+    return [(sent - created).total_seconds() for created, sent in rows]
+
+
+def check_slow_salesmanago(
+    sandbox, slow, baseline, slowed, staging_sent, *, test, timeout, calls
+):
+    ms = {
+        f"{name}_{label}_ms": round(percentile(values, q) * 1000, 1)
+        for name, values in (("base", baseline), ("slow", slowed))
+        for label, q in (("p50", 0.5), ("p99", 0.99))
+    }
+    fast_state, slow_state = sandbox.state(), slow.state()
+    contacts = [c["email"] for c in fast_state["contacts"] + slow_state["contacts"]]
+    received = fast_state["received"]["contacts"] + slow_state["received"]["contacts"]
+    expected = WARM_UP + 2 * len(baseline) + len(staging_sent)
+    record_figures(
+        test,
+        requests=expected,
+        server_errors=0,
+        faults=calls,
+        expected=expected,
+        sent=len(set(contacts)),
+        duplicated=received - len(set(contacts)),
+        lost=expected - len(set(contacts)),
+        other_account_max_delivery_s=round(max(staging_sent), 1),
+        **ms,
+    )
+    # Ingest never calls Salesmanago: its latency does not follow the slowness.
+    assert ms["slow_p50_ms"] <= 2 * ms["base_p50_ms"] + 50, ms
+    assert ms["slow_p99_ms"] <= 2 * ms["base_p99_ms"] + 250, ms
+    # The other account's deliveries wait at most about one call's timeout: a slow
+    # account can hold every worker process, but only until the client gives up.
+    assert max(staging_sent) < timeout + 20, staging_sent
+    assert slow_state["calls"]["/api/contact/batchupsert"] > calls  # held, then sent
+    assert received == expected and len(set(contacts)) == expected
+
+
+def test_slow_salesmanago_short(
+    account, sandbox, slow_sandbox, private_redis, servers, tmp_path
+):
+    results = run_slow_salesmanago(
+        account, sandbox, slow_sandbox, private_redis, servers, tmp_path,
+        timeout=2, calls=3, count=60,
+    )  # fmt: skip
+    check_slow_salesmanago(
+        sandbox, slow_sandbox, *results, test="salesmanago slow", timeout=2, calls=3
+    )
+
+
+@pytest.mark.slow
+def test_salesmanago_at_its_30_second_timeout(
+    account, sandbox, slow_sandbox, private_redis, servers, tmp_path
+):
+    results = run_slow_salesmanago(
+        account, sandbox, slow_sandbox, private_redis, servers, tmp_path,
+        timeout=30, calls=2, count=300,
+    )  # fmt: skip
+    check_slow_salesmanago(
+        sandbox, slow_sandbox, *results,
+        test="salesmanago slow, 30 s (soak)", timeout=30, calls=2,
+    )  # fmt: skip
