@@ -8,8 +8,9 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
+from django.utils.dateparse import parse_datetime
 
 from mappings.models import Customer
 
@@ -54,16 +55,53 @@ def credential_deactivate(*, credential: ApiCredential) -> None:
     )
 
 
+_CUSTOMER_FIELDS = [
+    "id", "name", "slug", "active", "salesmanago_enabled", "time_zone",
+    "rate_limit_per_minute", "mapping_version",
+]  # fmt: skip
+# Hand-written because it runs on every request: the ORM spends more building this
+# query (0.5 ms of CPU) than PostgreSQL spends answering it.
+_LOOKUP = (
+    "SELECT c.id, c.environment, c.secret_access_key, c.last_used_at, "  # noqa: S608 (table names only)
+    + ", ".join(f"u.{name}" for name in _CUSTOMER_FIELDS)
+    + f" FROM {ApiCredential._meta.db_table} c"
+    + f" JOIN {Customer._meta.db_table} u ON u.id = c.customer_id"
+    + " WHERE c.access_key_id = %s AND c.active AND u.active"
+)
+
+
 def credential_for_access_key(access_key_id: str) -> ApiCredential | None:
     """The active key with this id whose customer is active, in one query; else None."""
     if not _ACCESS_KEY_ID.fullmatch(access_key_id):
         return None  # not a key we could have issued: no need to ask the database
-    try:
-        return ApiCredential.objects.select_related("customer").get(
-            access_key_id=access_key_id, active=True, customer__active=True
-        )
-    except ApiCredential.DoesNotExist:
+    with connection.cursor() as cursor:
+        cursor.execute(_LOOKUP, [access_key_id])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    pk, environment, secret, last_used_at = row[:4]
+    # SQLite answers booleans as 0/1; the query only finds active customers.
+    customer = Customer.from_db(
+        connection.alias, _CUSTOMER_FIELDS, [*row[4:7], True, bool(row[8]), *row[9:]]
+    )
+    secret_field = ApiCredential._meta.get_field("secret_access_key")
+    credential = ApiCredential.from_db(
+        connection.alias,
+        ["id", "customer_id", "environment", "access_key_id", "secret_access_key",
+         "active", "last_used_at"],
+        [pk, customer.pk, environment, access_key_id,
+         secret_field.from_db_value(secret, None, connection), True,
+         _aware(last_used_at)],
+    )  # fmt: skip
+    credential.customer = customer
+    return credential
+
+
+def _aware(value) -> datetime | None:
+    """SQLite hands back text where PostgreSQL hands back datetimes."""
+    if isinstance(value, str):
+        return parse_datetime(value)
+    return value
 
 
 def credential_mark_used(*, credential: ApiCredential, now: datetime) -> None:
