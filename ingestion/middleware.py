@@ -28,6 +28,10 @@ class ApiRequestMiddleware:
         started = time.perf_counter()
         response = self._too_large(request) or self.get_response(request)
         self._record(request, response, (time.perf_counter() - started) * 1000)
+        # API answers are JSON only: nothing in them may load or frame anything.
+        response.setdefault(
+            "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+        )
         return response
 
     def _too_large(self, request):

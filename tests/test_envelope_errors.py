@@ -34,3 +34,11 @@ def test_no_authentication_is_a_403_in_the_envelope():
     response = handle(NotAuthenticated("Missing Authentication Token"))
     assert response.status_code == 403
     assert response.data["messages"] == ["Missing Authentication Token"]
+
+
+def test_api_answers_forbid_loading_anything(api):
+    response = api.post("/v2/profiles", {}, format="json")
+    assert (
+        response["Content-Security-Policy"]
+        == "default-src 'none'; frame-ancestors 'none'"
+    )
