@@ -119,7 +119,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class RequestLogAdmin(ReadOnlyAdmin):
     list_display = [
         "request_id", "created_at", "method", "path", "status_code", "customer",
-        "environment", "access_key_id", "type_name", "datatalks_id", "duration_ms",
+        "environment", "access_key_id", "type_name", "mapping_version", "datatalks_id",
+        "duration_ms",
     ]  # fmt: skip
     list_filter = ["status_code", "environment", "method", _BY_CUSTOMER]
     search_fields = [

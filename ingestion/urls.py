@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .schema_views import CustomerSchemaView
 from .views import batch_view, ingest_view
 
 CATEGORY_PATHS = ("profiles", "events", "inventory")
@@ -12,3 +13,4 @@ urlpatterns = [
     path(f"v3/{name}/batch", batch_view(name), name=f"v3-{name}-batch")
     for name in CATEGORY_PATHS
 ]
+urlpatterns += [path("v3/schema", CustomerSchemaView.as_view(), name="v3-schema")]

@@ -1,12 +1,31 @@
-"""The onboarding tool: customers, their group keys, data point types and field mappings."""
+"""The onboarding tool: customers, their group keys, data point types and field mappings.
+
+The onboarding pages (import a sample, templates, try a payload, API documents) are in
+admin_views.py; every save of a type's fields records a mapping version (versions.py).
+"""
+
+from functools import partial
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
+from django.template.loader import render_to_string
+from django.urls import path, re_path
 
-from .models import Customer, DataPointType, FieldMapping, GroupKey
+from . import admin_views
+from .models import Customer, DataPointType, FieldMapping, GroupKey, MappingVersion
+from .onboarding_templates import TEMPLATES, template_apply
+from .versions import mapping_version_create, snapshot_changes
+
+HISTORY_SHOWN = 10
+
+
+def _view(model_admin, view, **kwargs):
+    """An onboarding page behind the admin's login, bound to its ModelAdmin."""
+    return model_admin.admin_site.admin_view(partial(view, model_admin, **kwargs))
 
 
 class GroupKeyFormSet(BaseInlineFormSet):
@@ -32,6 +51,10 @@ class DataPointTypeInline(admin.TabularInline):
     extra = 0
     fields = ["name", "category", "active", "description"]
     show_change_link = True
+    # One line per type: the description is edited in full on the type's own page.
+    formfield_overrides = {
+        models.TextField: {"widget": forms.TextInput(attrs={"size": 60})}
+    }
 
 
 @admin.register(Customer)
@@ -58,12 +81,58 @@ class CustomerAdmin(admin.ModelAdmin):
         ),
     ]
 
+    actions = ["apply_sports_template", "apply_retail_template"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_types=Count("data_point_types"))
 
     @admin.display(description="types", ordering="_types")
     def type_count(self, obj):
         return obj._types
+
+    def get_urls(self):
+        return [
+            path(
+                "try/", _view(self, admin_views.try_view), name="mappings_customer_try"
+            ),
+            path(
+                "<int:object_id>/template/<slug:key>/",
+                _view(self, admin_views.template_view),
+                name="mappings_customer_template",
+            ),
+            re_path(
+                r"^(?P<object_id>\d+)/(?P<document>openapi|json-schema)\.json$",
+                _view(self, admin_views.schema_download),
+                name="mappings_customer_schema",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["templates"] = TEMPLATES.values()
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    @admin.action(
+        description="Apply the Sports template to the selected customers",
+        permissions=["change"],  # without one, every viewer could run it
+    )
+    def apply_sports_template(self, request, queryset):
+        self._apply_template(request, queryset, "sports")
+
+    @admin.action(
+        description="Apply the Retail template to the selected customers",
+        permissions=["change"],
+    )
+    def apply_retail_template(self, request, queryset):
+        self._apply_template(request, queryset, "retail")
+
+    def _apply_template(self, request, queryset, key):
+        for customer in queryset:
+            result = template_apply(customer=customer, key=key, user=request.user)
+            message = admin_views.template_message(customer, result)
+            if result.changed:  # actions bypass the change form: record it here
+                self.log_change(request, customer, message)
+            self.message_user(request, message, messages.SUCCESS)
 
 
 class FieldMappingFormSet(BaseInlineFormSet):
@@ -100,6 +169,14 @@ class FieldMappingInline(admin.TabularInline):
     ]
     ordering = ["position", "id"]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "references":
+            # A plain select: adding or editing a profile's field belongs on its type.
+            for action in ("add", "change", "delete", "view"):
+                setattr(formfield.widget, f"can_{action}_related", False)
+        return formfield
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "references":
             # Only Hard-ID fields of profile types can be referred to.
@@ -131,16 +208,56 @@ class DataPointTypeAdmin(admin.ModelAdmin):
     list_select_related = ["customer"]
     autocomplete_fields = ["customer"]
     inlines = [FieldMappingInline]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["version", "version_history", "created_at", "updated_at"]
     fields = [
         "customer",
         "category",
         "name",
         "description",
         "active",
+        "version",
+        "version_history",
         "created_at",
         "updated_at",
     ]
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                _view(self, admin_views.import_view),
+                name="mappings_datapointtype_import_new",
+            ),
+            path(
+                "<int:object_id>/import/",
+                _view(self, admin_views.import_view),
+                name="mappings_datapointtype_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.version = 0  # nothing saved yet: this save's fields are version 1
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # After every inline is written, so one save is one version.
+        mapping_version_create(data_point_type=form.instance, user=request.user)
+
+    @admin.display(description="mapping versions")
+    def version_history(self, obj):
+        if obj.pk is None:
+            return "—"
+        versions = list(obj.versions.select_related("created_by")[: HISTORY_SHOWN + 1])
+        rows = [
+            (v, snapshot_changes(older.fields if older else None, v.fields))
+            for v, older in zip(versions, [*versions[1:], None], strict=True)
+        ][:HISTORY_SHOWN]
+        return render_to_string(
+            "admin/mappings/version_history.html", {"rows": rows, "type": obj}
+        )
 
     def get_queryset(self, request):
         return (
@@ -183,6 +300,26 @@ class FieldMappingAdmin(admin.ModelAdmin):
     list_select_related = ["data_point_type", "data_point_type__customer"]
     autocomplete_fields = ["data_point_type"]
 
+    # A field changed on its own page is a save of its type's mapping too.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        mapping_version_create(data_point_type=obj.data_point_type, user=request.user)
+        if change and "data_point_type" in form.changed_data:
+            # The field left another type: that type's mapping changed too.
+            left = DataPointType.objects.get(pk=form.initial["data_point_type"])
+            mapping_version_create(data_point_type=left, user=request.user)
+
+    def delete_model(self, request, obj):
+        dpt = obj.data_point_type
+        super().delete_model(request, obj)
+        mapping_version_create(data_point_type=dpt, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        types = list(DataPointType.objects.filter(fields__in=queryset).distinct())
+        super().delete_queryset(request, queryset)
+        for dpt in types:
+            mapping_version_create(data_point_type=dpt, user=request.user)
+
 
 @admin.register(GroupKey)
 class GroupKeyAdmin(admin.ModelAdmin):
@@ -190,3 +327,40 @@ class GroupKeyAdmin(admin.ModelAdmin):
     list_filter = ["is_default"]
     search_fields = ["key", "customer__name", "customer__slug"]
     list_select_related = ["customer"]
+
+
+@admin.register(MappingVersion)
+class MappingVersionAdmin(admin.ModelAdmin):
+    """The saved states of each type's mapping: read only, as history is."""
+
+    list_display = [
+        "__str__", "customer", "version", "field_count", "created_by", "created_at",
+    ]  # fmt: skip
+    list_filter = [("data_point_type__customer", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["data_point_type__name", "data_point_type__customer__name"]
+    list_select_related = ["data_point_type__customer", "created_by"]
+    fields = ["data_point_type", "version", "created_by", "created_at", "snapshot"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="customer", ordering="data_point_type__customer__name")
+    def customer(self, obj):
+        return obj.data_point_type.customer
+
+    @admin.display(description="fields")
+    def field_count(self, obj):
+        return len(obj.fields)
+
+    @admin.display(description="fields")
+    def snapshot(self, obj):
+        return render_to_string(
+            "admin/mappings/version_snapshot.html", {"fields": obj.fields}
+        )

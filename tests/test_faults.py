@@ -5,12 +5,15 @@ lost (the answer must be nothing), and ``make soak`` prints their figures.
 The short variants run in ``make test`` in seconds; the ``slow`` ones in ``make soak``.
 """
 
+import random
+import re
 import threading
 import time
 import uuid
 
 import pytest
 from django.db import connection
+from rest_framework.test import APIClient
 
 from datatalks.api import UNAVAILABLE
 from ingestion.credentials import credential_create
@@ -26,6 +29,7 @@ from integrations.salesmanago.sandbox import (
 )
 from mappings.demo import demo_load
 
+from .conftest import caller_for
 from .delivery_harness import PrivateRedis, Worker, wait_for
 from .fault_harness import (
     Gunicorn,
@@ -450,3 +454,204 @@ def test_salesmanago_at_its_30_second_timeout(
         sandbox, slow_sandbox, *results,
         test="salesmanago slow, 30 s (soak)", timeout=30, calls=2,
     )  # fmt: skip
+
+
+# -- Workers killed with SIGKILL ---------------------------------------------------------
+
+
+def purchase(n: int) -> dict:
+    """A purchase event of profile ``n`` (it waits until that contact is sent)."""
+    return {
+        "type": "purchase_ev",
+        "data": {
+            "event_id": f"EV-{n}",
+            "event_type": "Purchase",
+            "event_datetime": "2021-03-18 11:35:24",
+            "customer_id": n,
+            "total_purchase_amount": "12.50",
+        },
+    }
+
+
+def ingest_paced(client, pairs: int, per_batch: int, pause: float) -> None:
+    """``pairs`` profiles and their events, in small batches, while workers die."""
+    for first in range(1, pairs + 1, per_batch):
+        numbers = range(first, min(first + per_batch, pairs + 1))
+        for path, body in (("profiles", profile), ("events", purchase)):
+            response = client.post(
+                f"/v3/{path}/batch",
+                {"items": [body(n, "k") if path == "profiles" else body(n)
+                           for n in numbers]},
+                format="json",
+            )  # fmt: skip
+            assert response.status_code == 200 and response.json()["success"]
+        time.sleep(pause)
+
+
+def kill_at_random(start_worker, sandbox, done, *, kills: int, rng) -> list[dict]:
+    """Kills the running worker (SIGKILL, the whole process group) ``kills`` times,
+    starting a new one each time: half at a random moment, half a random 0-150 ms
+    after a call reached Salesmanago, around the moment its answer is recorded.
+    Returns, per kill, what it left in flight (see ``in_flight``)."""
+    worker, kills_made, counted = start_worker(), [], set()
+    while len(kills_made) < kills and not done():
+        if rng.random() < 0.5:
+            time.sleep(rng.uniform(0.3, 2.5))
+            when = "any time"
+        else:
+            calls = sum(sandbox.state()["calls"].values())
+            deadline = time.monotonic() + 10
+            while sum(sandbox.state()["calls"].values()) == calls:
+                if time.monotonic() > deadline or done():
+                    break
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0, 0.15))
+            when = "after a call"
+        worker.kill()
+        kills_made.append({"when": when, **in_flight(sandbox, counted)})
+        worker = start_worker()
+    return kills_made
+
+
+def in_flight(sandbox, counted: set) -> dict:
+    """What a kill left claimed but unrecorded (and no earlier kill did): ``stranded``
+    items, of which ``ambiguous`` ones Salesmanago had already processed, so that
+    sending them again doubles them."""
+    state = sandbox.state()
+    seen = {c["email"] for c in state["contacts"]} | set(state["event_items"])
+    held = (
+        Delivery.objects.filter(status="sending")
+        .exclude(pk__in=counted)
+        .values_list("pk", "data_point__data")
+    )
+    ids = [data.get("email") or data.get("event_id") for pk, data in held]
+    counted.update(pk for pk, _ in held)
+    return {"stranded": len(ids), "ambiguous": sum(i in seen for i in ids)}
+
+
+def run_worker_kills(account, sandbox, redis, tmp_path, *, pairs, kills, pause, seed):
+    client = APIClient()
+    client.force_authenticate(user=caller_for(account.customer))
+    workers = []
+
+    def start_worker():
+        worker = Worker(
+            redis.url, tmp_path / f"worker{len(workers)}.log",
+            DATATALKS_DELIVERY_TASK_TIME_LIMIT_SECONDS="6",
+            DATATALKS_DELIVERY_STUCK_SECONDS="8",
+        ).start()  # fmt: skip
+        workers.append(worker)
+        return worker
+
+    feeder = threading.Thread(target=ingest_paced, args=(client, pairs, 10, pause))
+    try:
+        feeder.start()
+        moments = kill_at_random(
+            start_worker,
+            sandbox,
+            lambda: delivery_statuses() == {"sent": 2 * pairs},
+            kills=kills,
+            rng=random.Random(seed),
+        )
+        feeder.join(300)
+        wait_for(
+            lambda: delivery_statuses() == {"sent": 2 * pairs},
+            300,
+            f"{2 * pairs} deliveries after {len(moments)} kills",
+            interval=0.5,
+        )
+    finally:
+        for worker in workers:
+            worker.stop()
+    return moments, workers
+
+
+RELEASED = re.compile(r"released (\d+) deliveries whose worker stopped")
+
+
+def check_worker_kills(sandbox, pairs, moments, workers, *, test: str, seed: int):
+    state = sandbox.state()
+    emails = {c["email"] for c in state["contacts"]}
+    events = state["event_items"]
+    twice = {
+        "contacts": state["received"]["contacts"] - len(emails),
+        "events": len(events) - len(set(events)),
+    }
+    released = sum(
+        int(n)
+        for w in workers
+        for n in RELEASED.findall(w.log_path.read_text(errors="replace"))
+    )
+    record_figures(
+        test,
+        requests=2 * pairs // 10 * 2,
+        server_errors=0,
+        faults=len(moments),
+        expected=2 * pairs,
+        sent=len(emails) + len(set(events)),
+        duplicated=sum(twice.values()),
+        lost=2 * pairs - len(emails) - len(set(events)),
+        contacts_twice=twice["contacts"],
+        events_twice=twice["events"],
+        events_stored_twice=len(state["events"]) - len(set(events)),
+        released_by_sweeper=released,
+        kills_after_a_call=sum(k["when"] == "after a call" for k in moments),
+        kills_stranding=sum(k["stranded"] > 0 for k in moments),
+        kills_ambiguous=sum(k["ambiguous"] > 0 for k in moments),
+        ambiguous_kills_at_any_time=sum(
+            k["ambiguous"] > 0 and k["when"] == "any time" for k in moments
+        ),
+        ambiguous_items=sum(k["ambiguous"] for k in moments),
+        seed=seed,
+    )
+    assert emails == {f"k{n}@load.example" for n in range(1, pairs + 1)}  # none lost
+    assert set(events) == {f"EV-{n}" for n in range(1, pairs + 1)}
+    assert moments
+    # An item is processed twice only when a kill left it processed but unrecorded:
+    # never by two workers at once, never without a kill.
+    assert sum(twice.values()) <= sum(k["ambiguous"] for k in moments), moments
+    assert sum(twice.values()) <= released, (twice, released)
+    if sum(twice.values()):
+        # Known, reported: a kill after Salesmanago processed a call and before the
+        # results were committed leaves the items "sending"; the sweeper releases
+        # them and they are sent again (at least once, not exactly once).
+        pytest.xfail(
+            f"{twice} items processed twice after {len(moments)} kills (seed {seed})"
+        )
+
+
+def test_worker_killed_during_deliveries_short(
+    account, sandbox, private_redis, tmp_path
+):
+    seed = random.randrange(10**6)
+    moments, workers = run_worker_kills(
+        account,
+        sandbox,
+        private_redis,
+        tmp_path,
+        pairs=50,
+        kills=4,
+        pause=0.3,
+        seed=seed,
+    )
+    check_worker_kills(sandbox, 50, moments, workers, test="worker SIGKILL", seed=seed)
+
+
+@pytest.mark.slow
+def test_workers_killed_at_random_during_1000_deliveries(
+    account, sandbox, private_redis, tmp_path
+):
+    seed = random.randrange(10**6)
+    moments, workers = run_worker_kills(
+        account,
+        sandbox,
+        private_redis,
+        tmp_path,
+        pairs=500,
+        kills=40,
+        pause=0.8,
+        seed=seed,
+    )
+    check_worker_kills(
+        sandbox, 500, moments, workers, test="worker SIGKILL x1000 (soak)", seed=seed
+    )

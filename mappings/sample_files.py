@@ -1,0 +1,293 @@
+"""Reads a sample file (CSV, XLSX or JSON lines) into columns and rows.
+
+Pure: bytes in, a Sample out. Every refusal is a ``SampleError`` whose message is shown
+to staff as it is: wrong encoding, empty, too large, a binary file with a text name.
+"""
+
+import codecs
+import csv
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+# A sample shows the shape of the data; the whole export is not needed to infer it.
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 10_000
+MAX_NAME_LENGTH = 100
+EXTENSIONS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".xlsx": "xlsx",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+_BINARY_SIGNATURES = [
+    (b"PK\x03\x04", "a ZIP archive (an XLSX workbook?)"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) or Office file"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+]
+_DELIMITERS = [",", ";", "\t", "|"]
+
+
+class SampleError(ValueError):
+    """A file that cannot be used as a sample; the message says why, for staff."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The columns and rows read from a file; blank cells and missing keys are None."""
+
+    kind: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    truncated: bool = False
+
+
+def max_upload_bytes() -> int:
+    """The largest sample accepted: settings.DATATALKS_IMPORT_MAX_BYTES, or 10 MiB."""
+    return getattr(settings, "DATATALKS_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES)
+
+
+def sample_size_check(*, size: int, limit: int) -> None:
+    """Refuses a file over the limit before it is read."""
+    if size > limit:
+        raise SampleError(
+            f"The file is {_megabytes(size)}; samples are limited to "
+            f"{_megabytes(limit)}. A few thousand rows are plenty: upload the first "
+            "rows of the export."
+        )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def sample_read(*, name: str, data: bytes) -> Sample:
+    """Reads a CSV, XLSX or JSON-lines file by its extension; raises SampleError."""
+    extension = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
+    kind = EXTENSIONS.get(extension)
+    if kind is None:
+        raise SampleError(
+            f"{name!r} is not a CSV (.csv), Excel (.xlsx) or JSON lines (.jsonl) file."
+        )
+    if not data.strip():
+        raise SampleError("The file is empty.")
+    reader = {"csv": _read_csv, "xlsx": _read_xlsx, "jsonl": _read_json_lines}[kind]
+    sample = reader(data)
+    if not sample.rows:
+        raise SampleError("The file has a header but no rows of data under it.")
+    return sample
+
+
+def _refuse_binary(data: bytes, what: str) -> None:
+    for signature, label in _BINARY_SIGNATURES:
+        if data.startswith(signature):
+            raise SampleError(
+                f"The file is {label}, not {what} text. Upload it with its real "
+                "extension, or export it as CSV UTF-8."
+            )
+    if b"\x00" in data[:65536]:
+        raise SampleError(
+            f"The file holds binary data (NUL bytes), not {what} text. Export it as "
+            "CSV UTF-8 and upload that."
+        )
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        hint = ""
+        if re.search(rb"[\xe5\xe4\xf6\xc5\xc4\xd6]", data):
+            hint = (
+                " It looks like Windows-1252 (Latin-1), as older Excel versions save."
+            )
+        raise SampleError(
+            f"The file is not UTF-8 text: byte {exc.start} (0x{data[exc.start]:02X}) "
+            f'cannot be decoded.{hint} Save it as "CSV UTF-8" and upload it again.'
+        ) from None
+
+
+def _read_csv(data: bytes) -> Sample:
+    _refuse_binary(data, "CSV")
+    text = _decode(data)
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        columns = _header(next(reader, []))
+        rows, truncated = _csv_rows(reader, columns)
+    except csv.Error as exc:
+        raise SampleError(f"Line {reader.line_num} is not valid CSV: {exc}.") from None
+    label = {"\t": "tab"}.get(delimiter, delimiter)
+    return Sample(f"CSV ({label} delimited)", columns, rows, truncated)
+
+
+def _csv_rows(reader, columns: list[str]) -> tuple[list[dict], bool]:
+    rows = []
+    for record in reader:
+        if not any(cell.strip() for cell in record):
+            continue
+        extra = record[len(columns) :]
+        if any(cell.strip() for cell in extra):
+            raise SampleError(
+                f"Line {reader.line_num} has {len(record)} values, but the header "
+                f"names {len(columns)} columns."
+            )
+        if len(rows) == MAX_ROWS:
+            return rows, True
+        rows.append(
+            {c: _blank_to_none(v) for c, v in zip(columns, record, strict=False)}
+        )
+    return rows, False
+
+
+def _blank_to_none(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return value
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the header widest and every early line alike."""
+    lines = [line for line in text[:65536].splitlines() if line.strip()][:21]
+    if len(text) > 65536:
+        lines = lines[:-1]  # the last line may be cut off
+    best, best_score = ",", (False, 1)
+    for delimiter in _DELIMITERS:
+        widths = [len(r) for r in csv.reader(lines, delimiter=delimiter)]
+        if not widths:
+            continue
+        score = (all(w == widths[0] for w in widths), widths[0])
+        if widths[0] > 1 and score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _header(cells: list[Any]) -> list[str]:
+    names = [("" if c is None else str(c)).strip() for c in cells]
+    while names and not names[-1]:
+        names.pop()
+    if not names:
+        raise SampleError("The first row is empty: it must name the columns.")
+    seen: dict[str, int] = {}
+    for number, name in enumerate(names, start=1):
+        if not name:
+            raise SampleError(f"Column {number} has no name in the header row.")
+        if len(name) > MAX_NAME_LENGTH:
+            raise SampleError(
+                f"Column {number}'s name is longer than {MAX_NAME_LENGTH} characters."
+            )
+        if name in seen:
+            raise SampleError(
+                f"The column name {name!r} appears twice (columns {seen[name]} and "
+                f"{number}); each column needs its own name."
+            )
+        seen[name] = number
+    return names
+
+
+def _read_xlsx(data: bytes) -> Sample:
+    # openpyxl is imported here: only the import page needs it.
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    if not data.startswith(b"PK\x03\x04"):
+        _refuse_binary(data, "XLSX")
+        raise SampleError("The file is not an XLSX workbook (it is not a ZIP archive).")
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
+        raise SampleError("The file is not a readable XLSX workbook.") from None
+    try:
+        return _xlsx_sample(workbook.worksheets[0].iter_rows(values_only=True))
+    finally:
+        workbook.close()
+
+
+def _xlsx_sample(cells) -> Sample:
+    header = next((row for row in cells if any(v is not None for v in row)), None)
+    if header is None:
+        raise SampleError("The first sheet of the workbook is empty.")
+    columns = _header(list(header))
+    rows, truncated = [], False
+    for record in cells:
+        if all(_blank_to_none(v) is None for v in record):
+            continue
+        if any(_blank_to_none(v) is not None for v in record[len(columns) :]):
+            raise SampleError(
+                "A row has values beyond the named columns; give every column a "
+                "name in the header row."
+            )
+        if len(rows) == MAX_ROWS:
+            truncated = True
+            break
+        rows.append(
+            {c: _blank_to_none(v) for c, v in zip(columns, record, strict=False)}
+        )
+    return Sample("Excel workbook (first sheet)", columns, rows, truncated)
+
+
+def _read_json_lines(data: bytes) -> Sample:
+    _refuse_binary(data, "JSON")
+    text = _decode(data)
+    if text.lstrip().startswith("["):
+        objects = _json_array(text)
+    else:
+        objects = [
+            _json_line(line, number)
+            for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip()
+        ]
+    truncated = len(objects) > MAX_ROWS
+    objects = [_unwrap(obj) for obj in objects[:MAX_ROWS]]
+    columns = list(dict.fromkeys(key for obj in objects for key in obj))
+    if not columns:
+        raise SampleError("The objects in the file have no fields.")
+    _header(columns)
+    rows = [{c: _blank_to_none(obj.get(c)) for c in columns} for obj in objects]
+    return Sample("JSON lines", columns, rows, truncated)
+
+
+def _json_line(line: str, number: int) -> dict:
+    try:
+        value = json.loads(line, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise SampleError(
+            f"Line {number} is not valid JSON: {exc.msg} at column {exc.colno}."
+        ) from None
+    if not isinstance(value, dict):
+        raise SampleError(f"Line {number} is not a JSON object.")
+    return value
+
+
+def _json_array(text: str) -> list[dict]:
+    try:
+        value = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise SampleError(
+            f"The file is not valid JSON: {exc.msg} at line {exc.lineno} column "
+            f"{exc.colno}."
+        ) from None
+    if not all(isinstance(item, dict) for item in value):
+        raise SampleError("The JSON array must hold objects, one per row.")
+    return value
+
+
+def _unwrap(obj: dict) -> dict:
+    """An API request body (type, groupKey, data) stands for its data."""
+    if isinstance(obj.get("data"), dict) and "type" in obj:
+        return obj["data"]
+    return obj

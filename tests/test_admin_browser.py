@@ -1,0 +1,155 @@
+"""The onboarding admin in a real browser (Playwright driving the system's Chromium):
+log in, create a type from a CSV sample, save it, try a payload that fails and one that
+passes. Screenshots of each step go to test-artifacts/."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect, sync_playwright
+
+from ingestion.credentials import credential_create
+from ingestion.models import DataPoint
+from mappings.models import DataPointType
+
+from .conftest import make_customer
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SAMPLE = Path(__file__).parent / "samples" / "svenska_medlemmar.csv"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+MEMBER = {
+    "Medlemsnummer": 100234, "Förnamn": "Åsa", "Efternamn": "Öberg",
+    "E-post": "asa.oberg@exempel.se", "Medlem": "Ja", "Senaste köp": "18.03.2021 11:35",
+    "Belopp": "123.75", "Födelsedag": "1985-04-12", "Registrerad": "2019-01-15 08:30:00",
+}  # fmt: skip
+
+# Outside CI a machine without Chromium skips; in CI a missing Chromium fails below.
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists() and os.environ.get("CI") != "true",
+    reason="Chromium is not installed at /usr/bin/chromium (apt-get install chromium; "
+    "CI installs it)",
+)
+
+
+@pytest.fixture
+def page(monkeypatch):
+    # Playwright's sync API keeps an event loop in this thread, beside which Django
+    # refuses ORM calls; the test's own queries are plain synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if not CHROMIUM.exists():
+        pytest.fail("CI=true but /usr/bin/chromium is missing: .ci/run installs it")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser.new_page(viewport={"width": 1440, "height": 900})
+        finally:
+            browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def try_body(page, data: dict) -> None:
+    body = {"type": "member", "groupKey": "main_group", "data": data}
+    page.fill("#id_body", json.dumps(body, indent=2, ensure_ascii=False))
+    page.click("input[name=_try]")
+
+
+def test_staff_create_a_type_from_a_sample_and_try_payloads(
+    live_server, page, django_user_model
+):
+    club = make_customer("vasa")
+    key, _ = credential_create(customer=club, description="Vasa CRM")
+    django_user_model.objects.create_superuser("onboarding", "o@example.com", "pw-123")
+
+    page.goto(live_server.url + "/admin/login/")
+    page.fill("#id_username", "onboarding")
+    page.fill("#id_password", "pw-123")
+    page.click("input[type=submit]")
+    expect(page.locator("#user-tools")).to_contain_text("onboarding")
+
+    page.goto(live_server.url + reverse("admin:mappings_datapointtype_changelist"))
+    page.click("text=Create a type from a sample")
+    page.select_option("#id_customer", str(club.pk))
+    page.select_option("#id_category", "profile")
+    page.fill("#id_name", "member")
+    page.fill("#id_description", "A member of the supporters' club (Swedish CRM).")
+    page.set_input_files("#id_sample", str(SAMPLE))
+    shot(page, "01-import-upload")
+    page.click("input[name=_read]")
+
+    hard_id = page.locator('tr[data-column="Medlemsnummer"] input[name$="-hard_id"]')
+    expect(hard_id).to_be_checked()
+    expect(
+        page.locator('tr[data-column="Medlem"] input[name$="-format"]')
+    ).to_have_value("Ja/Nej")
+    expect(page.locator("#proposal")).to_contain_text("decimal comma")
+    shot(page, "02-import-review")
+    assert not DataPointType.objects.filter(name="member").exists()
+    page.click("input[name=_save]")
+
+    expect(page.locator(".messagelist")).to_contain_text("Saved 9 fields")
+    expect(page.locator("#version-history")).to_contain_text("v1")
+    shot(page, "03-type-saved")
+    member = DataPointType.objects.get(customer=club, name="member")
+    assert member.active and member.version == 1 and member.fields.count() == 9
+
+    page.click("text=Try a payload")
+    expect(page.locator("#id_body")).to_contain_text('"type": "member"')
+    try_body(page, {**MEMBER, "Belopp": "123,75", "Medlem": "Kanske"})
+    expect(page.locator("#try-status")).to_have_text("HTTP 400")
+    expect(page.locator("#try-messages")).to_contain_text(
+        'data.Medlem: "Kanske" is not a boolean (expected ja/nej or true/false)'
+    )
+    expect(page.locator("#try-messages")).to_contain_text(
+        'data.Belopp: "123,75" is not a decimal number'
+    )
+    shot(page, "04-try-fails")
+
+    try_body(page, MEMBER)
+    expect(page.locator("#try-status")).to_have_text("HTTP 200")
+    expect(page.locator("#try-stored")).to_contain_text('"belopp": "123.75"')
+    expect(page.locator("#try-stored")).to_contain_text('"medlem": true')
+    expect(page.locator("#try-envelope")).to_contain_text(key.access_key_id)
+    shot(page, "05-try-passes")
+    assert DataPoint.objects.count() == 0
+
+
+def test_staff_apply_a_template_from_the_customer_page(
+    live_server, page, django_user_model
+):
+    club = make_customer("hammarby")
+    django_user_model.objects.create_superuser("onboarding", "o@example.com", "pw-123")
+    page.goto(live_server.url + "/admin/login/")
+    page.fill("#id_username", "onboarding")
+    page.fill("#id_password", "pw-123")
+    page.click("input[type=submit]")
+
+    page.goto(
+        live_server.url + reverse("admin:mappings_customer_change", args=[club.pk])
+    )
+    expect(page.locator(".object-tools")).to_contain_text("OpenAPI document")
+    page.click("text=Sports template")
+    expect(page.locator("#template-preview")).to_contain_text("ticket_purchase")
+    shot(page, "06-template-preview")
+    page.click("input[type=submit][value^='Apply']")
+
+    expect(page.locator(".messagelist")).to_contain_text(
+        "Sports template applied to Hammarby: created supporter"
+    )
+    shot(page, "07-template-applied")
+    assert club.data_point_types.filter(active=True).count() == 6  # with its person
