@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from mappings.spec import CustomerSpec, FieldSpec, TypeSpec
-from mappings.types import EMPTY_STRING_ALLOWED, Invalid
+from mappings.types import EMPTY_STRING_ALLOWED, Invalid, article
 
 CATEGORY_OF_PATH = {"profiles": "profile", "events": "event", "inventory": "inventory"}
 _SHOWN_VALUE_LENGTH = 80
@@ -76,7 +76,7 @@ def _check_type(name: Any, spec: CustomerSpec, category: str, errors: list[str])
         return None
     if type_spec.category != category:
         errors.append(
-            f"type: {show(name)} is a {type_spec.category} type; "
+            f"type: {show(name)} is {article(type_spec.category)} {type_spec.category} type; "
             f"send it to the {_path_of(type_spec.category)} endpoint"
         )
         return None

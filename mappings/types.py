@@ -53,6 +53,11 @@ _PATTERN_TOKENS = [
 ]
 
 
+def article(word: str) -> str:
+    """'a' or 'an', for messages that name a data type or category."""
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def datetime_pattern(fmt: str) -> str:
     """Turns a readable pattern (``YYYY-MM-DD HH:MM:SS``) into a strptime pattern."""
     pattern = fmt or DEFAULT_DATETIME_FORMAT
@@ -75,7 +80,9 @@ def check_format(data_type: str, fmt: str) -> None:
     elif data_type == DataType.BOOLEAN:
         _check_boolean_format(fmt)
     elif fmt and data_type != DataType.DATE:
-        raise ValueError(f"A {data_type} field takes no format.")
+        raise ValueError(
+            f"{article(data_type).capitalize()} {data_type} field takes no format."
+        )
     elif fmt and fmt != "YYYY-MM-DD":
         raise ValueError("Dates are always YYYY-MM-DD; leave the format empty.")
 

@@ -323,7 +323,7 @@ def test_the_review_refuses_a_broken_proposal_and_saves_nothing(staff, demo):
     assert again.status_code == 200
     html = again.content.decode()
     assert "A Hard-ID field cannot be optional." in html
-    assert "A integer field takes no format." in html
+    assert "An integer field takes no format." in html
     assert '<code title="Juliana">Juliana</code>' in html  # the examples came along
     assert not DataPointType.objects.filter(name="imported").exists()
 

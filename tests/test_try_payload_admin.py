@@ -81,7 +81,7 @@ def test_broken_json_is_reported_as_the_api_reports_it(staff, demo, api):
 def test_a_type_sent_to_the_wrong_endpoint_is_refused_as_by_the_api(staff, demo):
     outcome, _ = try_body(staff, demo, examples.EVENT, endpoint="v3/profiles")
     assert outcome.envelope["messages"] == [
-        'type: "purchase_ev" is a event type; send it to the events endpoint'
+        'type: "purchase_ev" is an event type; send it to the events endpoint'
     ]
 
 
