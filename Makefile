@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate demo bench
+.PHONY: run test soak lint format install migrate demo bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,18 @@ run: install
 ## make test: the whole suite against PostgreSQL and Redis.
 test: install
 	eval "$$(./scripts/services.sh)" && $(PY) -m pytest $(PYTEST_ARGS)
+
+## make soak: the slow fault tests and 500 fuzzed requests per endpoint (under 10 min),
+## then a summary table of what was tried and what was lost (scripts/soak_report.py).
+SOAK_RESULTS := var/soak/results.jsonl
+soak: install
+	rm -f $(SOAK_RESULTS)
+	eval "$$(./scripts/services.sh)" && \
+	export DATATALKS_SOAK_RESULTS=$(SOAK_RESULTS) DATATALKS_FUZZ_EXAMPLES=500 && \
+	{ $(PY) -m pytest -m slow -rxX $(PYTEST_ARGS); faults=$$?; \
+	  $(PY) -m pytest tests/test_fuzz.py -k fuzzed $(PYTEST_ARGS); fuzz=$$?; \
+	  $(PY) scripts/soak_report.py $(SOAK_RESULTS); \
+	  test $$faults -eq 0 && test $$fuzz -eq 0; }
 
 ## make bench: the service under load against the framework's own limit (bench/).
 bench: install

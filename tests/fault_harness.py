@@ -331,8 +331,3 @@ def record_figures(test: str, **figures) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as out:
         out.write(json.dumps({"test": test, **figures}) + "\n")
-
-
-def soak() -> bool:
-    """Whether this is a ``make soak`` run (longer loads, real timeouts)."""
-    return os.environ.get("DATATALKS_SOAK") == "1"

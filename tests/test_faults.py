@@ -584,7 +584,7 @@ def check_worker_kills(sandbox, pairs, moments, workers, *, test: str, seed: int
     )
     record_figures(
         test,
-        requests=2 * pairs // 10 * 2,
+        requests=2 * -(-pairs // 10),  # a profile and an event batch per 10 pairs
         server_errors=0,
         faults=len(moments),
         expected=2 * pairs,

@@ -10,9 +10,13 @@ and body.
 """
 
 import os
+from dataclasses import dataclass
 
 import pytest
 import schemathesis
+from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.db import connection
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -24,9 +28,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from ingestion.credentials import credential_create
+from mappings.demo import demo_load
 from mappings.spec import spec_for_customer
 
-from .fault_harness import record_figures, signed_session
+from .fault_harness import Gunicorn, record_figures, server_env, signed_session
 
 EXAMPLES = int(os.environ.get("DATATALKS_FUZZ_EXAMPLES", "100"))
 CHECKS = [
@@ -36,6 +42,8 @@ CHECKS = [
     content_type_conformance,
 ]
 CATEGORY = {"profiles": "profile", "events": "event", "inventory": "inventory"}
+# The data is committed once for the module (see ``target``); the tests only read.
+pytestmark = pytest.mark.django_db
 
 
 def documented_operations() -> list[tuple[str, str]]:
@@ -50,7 +58,6 @@ def documented_operations() -> list[tuple[str, str]]:
 
 OPERATIONS = documented_operations()
 
-pytestmark = pytest.mark.django_db(transaction=True)
 
 # Values a customer's system might send by mistake, or an attacker on purpose.
 hostile_scalars = (
@@ -165,9 +172,41 @@ def _with_body(case, body):
     return case
 
 
-@pytest.fixture
-def fuzz_schema(live_server):
-    return schemathesis.openapi.from_url(live_server.url + "/api/schema/?format=json")
+@dataclass(frozen=True)
+class Target:
+    """The API under gunicorn on the test database, and the demo customer's key."""
+
+    url: str
+    key: str
+    secret: str
+    spec: object
+
+    def session(self):
+        return signed_session(self.key, self.secret)
+
+
+@pytest.fixture(scope="module")
+def target(django_db_setup, django_db_blocker, tmp_path_factory):
+    """One server and one committed demo customer for the whole module (gunicorn in its
+    own processes runs beside the generator, instead of sharing its GIL)."""
+    with django_db_blocker.unblock():
+        demo = demo_load()
+        credential, secret = credential_create(customer=demo, description="fuzz")
+        spec = spec_for_customer(customer=demo)
+        db = connection.settings_dict
+        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        log = tmp_path_factory.mktemp("fuzz") / "gunicorn.log"
+        server = Gunicorn(server_env(url, django_settings.REDIS_URL), log).start()
+        try:
+            yield Target(server.url, credential.access_key_id, secret, spec)
+        finally:
+            server.stop()
+            call_command("flush", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="module")
+def fuzz_schema(target):
+    return schemathesis.openapi.from_url(target.url + "/api/schema/?format=json")
 
 
 def test_the_served_document_has_the_fuzzed_operations(fuzz_schema):
@@ -181,10 +220,10 @@ def test_the_served_document_has_the_fuzzed_operations(fuzz_schema):
 
 @pytest.mark.parametrize("path,method", OPERATIONS)
 def test_fuzzed_requests_get_documented_answers_and_no_5xx(
-    path, method, fuzz_schema, live_server, demo, api_key
+    path, method, fuzz_schema, target
 ):
     operation = fuzz_schema[path][method]
-    session = signed_session(*api_key)
+    session = target.session()
     statuses: list[int] = []
 
     @settings(
@@ -192,9 +231,9 @@ def test_fuzzed_requests_get_documented_answers_and_no_5xx(
         suppress_health_check=list(HealthCheck),
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
     )  # fmt: skip
-    @given(case=cases(operation, spec_for_customer(customer=demo), path, method))
+    @given(case=cases(operation, target.spec, path, method))
     def run(case):
-        response = case.call(base_url=live_server.url, session=session, timeout=30)
+        response = case.call(base_url=target.url, session=session, timeout=30)
         statuses.append(response.status_code)
         case.validate_response(response, checks=CHECKS)
 
@@ -303,12 +342,12 @@ HOSTILE_CASES = [pytest.param(*case, id=case[0]) for case in HOSTILE] + [
 
 @pytest.mark.parametrize("name,content_type,body,expected", HOSTILE_CASES)
 def test_hostile_bodies_get_the_documented_answer(
-    name, content_type, body, expected, fuzz_schema, live_server, api_key
+    name, content_type, body, expected, fuzz_schema, target
 ):
-    session = signed_session(*api_key)
+    session = target.session()
     headers = {"Content-Type": content_type} if content_type else {}
     response = session.post(
-        live_server.url + "/v2/profiles", data=body, headers=headers, timeout=30
+        target.url + "/v2/profiles", data=body, headers=headers, timeout=30
     )
     assert response.status_code == expected, response.text[:500]
     case = fuzz_schema["/v2/profiles"]["POST"].Case(body={}, headers=headers)
@@ -317,13 +356,11 @@ def test_hostile_bodies_get_the_documented_answer(
 
 
 @pytest.mark.parametrize("accept", ["text/html", "application/xml", "*/*", ""])
-def test_any_accept_header_gets_a_documented_json_answer(
-    accept, fuzz_schema, live_server, api_key
-):
-    session = signed_session(*api_key)
+def test_any_accept_header_gets_a_documented_json_answer(accept, fuzz_schema, target):
+    session = target.session()
     headers = {"Accept": accept} if accept else {}
     response = session.post(
-        live_server.url + "/v3/profiles", json={"type": "person"}, headers=headers
+        target.url + "/v3/profiles", json={"type": "person"}, headers=headers
     )
     case = fuzz_schema["/v3/profiles"]["POST"].Case(body={}, headers=headers)
     case.validate_response(response, checks=CHECKS)
