@@ -92,7 +92,14 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
 _BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+    # A publish gives up after one quick retry: ingestion must not wait on a broker
+    # that is down (the outbox row is safe; the sweeper sends it later).
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.1,
+        "interval_max": 0.1,
+    }
 else:
     for sub in ("in", "processed"):
         (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
