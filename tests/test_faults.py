@@ -508,24 +508,28 @@ def kill_at_random(start_worker, sandbox, done, *, kills: int, rng) -> list[dict
             time.sleep(rng.uniform(0, 0.15))
             when = "after a call"
         worker.kill()
+        # A call already on the wire is still handled by Salesmanago: let it land.
+        time.sleep(0.3)
         kills_made.append({"when": when, **in_flight(sandbox, counted)})
         worker = start_worker()
     return kills_made
 
 
 def in_flight(sandbox, counted: set) -> dict:
-    """What a kill left claimed but unrecorded (and no earlier kill did): ``stranded``
-    items, of which ``ambiguous`` ones Salesmanago had already processed, so that
-    sending them again doubles them."""
+    """What a kill left claimed but unrecorded (no earlier kill left the same claim):
+    ``stranded`` items, of which ``ambiguous`` ones Salesmanago had already processed,
+    so that sending them again doubles them."""
     state = sandbox.state()
     seen = {c["email"] for c in state["contacts"]} | set(state["event_items"])
-    held = (
-        Delivery.objects.filter(status="sending")
-        .exclude(pk__in=counted)
-        .values_list("pk", "data_point__data")
-    )
-    ids = [data.get("email") or data.get("event_id") for pk, data in held]
-    counted.update(pk for pk, _ in held)
+    held = [
+        (claim, data)
+        for claim, data in Delivery.objects.filter(status="sending").values_list(
+            "claim", "data_point__data"
+        )
+        if claim not in counted
+    ]
+    counted.update(claim for claim, _ in held)
+    ids = [data.get("email") or data.get("event_id") for _, data in held]
     return {"stranded": len(ids), "ambiguous": sum(i in seen for i in ids)}
 
 
