@@ -276,12 +276,8 @@ def check_redis_outage(sandbox, before, outage, after, api, *, test: str):
     assert after[-1].status == 429, "the limit did not come back with Redis"
     assert received["received"]["contacts"] == len(accepted)  # none twice
     assert len(set(emails)) == len(accepted)  # none lost
-    p99 = percentile([o.seconds for o in outage], 0.99)
-    if p99 > 1.0:
-        # Known, reported: while the broker is down, each ingest waits ~6 s per
-        # account in integrations.tasks.wake_accounts (redis-py retries the connect
-        # with backoff), although the outbox row is already safe.
-        pytest.xfail(f"ingest p99 {p99:.1f} s while the broker is down (enqueue wait)")
+    # Ingestion does not wait on the dead broker (the outbox row is already safe).
+    assert percentile([o.seconds for o in outage], 0.99) < 2.0, outage
 
 
 def test_redis_stopped_under_load_short(
@@ -289,7 +285,7 @@ def test_redis_stopped_under_load_short(
 ):
     *results, api = run_redis_outage(
         account, sandbox, private_redis, servers, tmp_path,
-        limit=3, during=8, threads=4,
+        limit=3, during=40, threads=4,
     )  # fmt: skip
     check_redis_outage(sandbox, *results, api, test="redis stopped")
 
@@ -300,7 +296,7 @@ def test_redis_stopped_under_heavy_load(
 ):
     *results, api = run_redis_outage(
         account, sandbox, private_redis, servers, tmp_path,
-        limit=20, during=80, threads=8,
+        limit=20, during=1500, threads=8,
     )  # fmt: skip
     check_redis_outage(sandbox, *results, api, test="redis stopped (soak)")
 

@@ -201,7 +201,9 @@ def target(django_db_setup, django_db_blocker, tmp_path_factory):
             yield Target(server.url, credential.access_key_id, secret, spec)
         finally:
             server.stop()
-            call_command("flush", interactive=False, verbosity=0)
+            # As pytest-django does: sequences go on, so ids (and the specs cached
+            # by customer id) are never reused by the next tests.
+            call_command("flush", interactive=False, verbosity=0, reset_sequences=False)
 
 
 @pytest.fixture(scope="module")
