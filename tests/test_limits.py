@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import connection
 
+from .conftest import sign_with_botocore
 from .fault_harness import Gunicorn, server_env, signed_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,6 +94,30 @@ def test_oversized_body_gets_413_before_it_is_read(gunicorn, path, limit):
     assert body["messages"] == [
         f"The request body is {limit + 2 * MIB} bytes; the limit is {limit}."
     ]
+
+
+def test_a_chunked_body_without_length_is_never_read(gunicorn, api_key):
+    # Without Content-Length the application reads no body at all: the signature
+    # (made for the 2 MiB this client means to send) cannot match, and the answer
+    # comes after one chunk, before the rest is sent.
+    body = b"x" * (2 * MIB)
+    parts = urlsplit(gunicorn.url)
+    headers = sign_with_botocore(
+        "POST", gunicorn.url + "/v3/profiles", body, key=api_key[0],
+        secret=api_key[1], headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    started = time.monotonic()
+    conn.putrequest("POST", "/v3/profiles", skip_host=True)
+    for name, value in {**headers, "Transfer-Encoding": "chunked"}.items():
+        conn.putheader(name, value)
+    conn.endheaders(b"10000\r\n" + body[:65536] + b"\r\n")
+    response = conn.getresponse()
+    answer = json.loads(response.read())
+    conn.close()
+    assert response.status == 403
+    assert answer["messages"][0].startswith("The request signature we calculated")
+    assert time.monotonic() - started < QUICK_SECONDS
 
 
 def test_the_body_limit_is_inclusive(post):
