@@ -133,6 +133,8 @@ def parse_integer(value: Any, fmt: str) -> int:
     if isinstance(value, int):
         number = value
     elif isinstance(value, str) and _INTEGER_TEXT.match(value.strip()):
+        if len(value.strip().lstrip("+-")) > 19:  # past int64, and before int()'s limit
+            raise Invalid("is out of range for an integer (64-bit)")
         number = int(value)
     else:
         raise Invalid("is not an integer")
