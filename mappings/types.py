@@ -133,7 +133,7 @@ def parse_integer(value: Any, fmt: str) -> int:
     if isinstance(value, int):
         number = value
     elif isinstance(value, str) and _INTEGER_TEXT.match(value.strip()):
-        if len(value.strip().lstrip("+-")) > 19:  # past int64, and before int()'s limit
+        if len(value.strip().lstrip("+-").lstrip("0")) > 19:  # past int64; before int()
             raise Invalid("is out of range for an integer (64-bit)")
         number = int(value)
     else:
