@@ -9,6 +9,7 @@ reached too. Every response must be no 5xx, have a documented status code, conte
 and body.
 """
 
+import itertools
 import os
 from dataclasses import dataclass
 
@@ -20,6 +21,12 @@ from django.db import connection
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    rule,
+    run_state_machine_as_test,
+)
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -367,3 +374,99 @@ def test_any_accept_header_gets_a_documented_json_answer(accept, fuzz_schema, ta
     case = fuzz_schema["/v3/profiles"]["POST"].Case(body={}, headers=headers)
     case.validate_response(response, checks=CHECKS)
     assert response.headers["Content-Type"] == "application/json"
+
+
+class DatatalksIdMachine(RuleBasedStateMachine):
+    """Stateful: profiles created, then sent again naming their Datatalks ID with the
+    same, a free or a taken Hard-ID, checked against a model of who owns which Hard-ID.
+    Every answer is also checked against the OpenAPI document."""
+
+    target: Target
+    schema = None
+    runs = itertools.count()
+    statuses: list[int] = []
+    ids = Bundle("ids")
+
+    def __init__(self):
+        super().__init__()
+        self.session = self.target.session()
+        # Each run has Hard-IDs of its own: the database outlives the runs.
+        self.base = 700_000_000 + next(self.runs) * 100
+        self.hard_id_of: dict[str, int] = {}
+
+    def post(self, body: dict, path: str = "/v3/profiles") -> dict:
+        case = self.schema[path]["POST"].Case(body=body)
+        response = case.call(base_url=self.target.url, session=self.session)
+        self.statuses.append(response.status_code)
+        case.validate_response(response, checks=CHECKS)
+        return response.json() | {"status": response.status_code}
+
+    def owner(self, n: int) -> str | None:
+        return next((i for i, h in self.hard_id_of.items() if h == n), None)
+
+    @rule(target=ids, n=st.integers(0, 9))
+    def create(self, n):
+        answer = self.post(person(self.base + n))
+        assert answer["status"] == 200, answer
+        known = self.owner(self.base + n)
+        assert known in (None, answer["datatalksId"])  # the same Hard-ID, the same id
+        self.hard_id_of[answer["datatalksId"]] = self.base + n
+        return answer["datatalksId"]
+
+    @rule(numbers=st.lists(st.integers(0, 9), min_size=1, max_size=6))
+    def create_in_a_batch(self, numbers):
+        items = [person(self.base + n) for n in numbers]
+        answer = self.post({"items": items}, "/v3/profiles/batch")
+        assert answer["status"] == 200 and answer["success"], answer
+        for n, result in zip(numbers, answer["results"], strict=True):
+            assert self.owner(self.base + n) in (None, result["datatalksId"])
+            self.hard_id_of[result["datatalksId"]] = self.base + n
+
+    @rule(dt_id=ids, n=st.integers(0, 9))
+    def send_with_id(self, dt_id, n):
+        answer = self.post(person(self.base + n, datatalksId=dt_id))
+        owner = self.owner(self.base + n)
+        if owner not in (None, dt_id):
+            assert answer["status"] == 400
+            assert f"already belongs to Datatalks ID {owner}" in answer["messages"][0]
+            return
+        assert answer["status"] == 200 and answer["datatalksId"] == dt_id, answer
+        self.hard_id_of[dt_id] = self.base + n  # a Hard-ID change, or the same one
+
+    @rule(dt_id=ids)
+    def send_an_event_with_a_profile_id(self, dt_id):
+        event = {"type": "purchase_ev", "datatalksId": dt_id, "data": {}}
+        assert self.post(event, "/v3/events")["status"] == 400
+
+    @rule(unknown=st.uuids())
+    def send_an_unknown_id(self, unknown):
+        answer = self.post(person(self.base, datatalksId=str(unknown)))
+        assert answer["status"] == 400
+        assert answer["messages"] == [
+            f"datatalksId: {unknown} is not a person data point of yours"
+        ]
+
+
+def person(n: int, **extra) -> dict:
+    data = {"customer_id": n, "first_name": "State", "last_name": "Machine"}
+    return {"type": "person", "data": data, **extra}
+
+
+def test_datatalks_ids_behave_as_the_model_says(fuzz_schema, target):
+    DatatalksIdMachine.target = target
+    DatatalksIdMachine.schema = fuzz_schema
+    DatatalksIdMachine.statuses = statuses = []
+    try:
+        run_state_machine_as_test(
+            DatatalksIdMachine,
+            settings=settings(
+                max_examples=max(10, EXAMPLES // 10), stateful_step_count=15,
+                deadline=None, database=None, suppress_health_check=list(HealthCheck),
+            ),
+        )  # fmt: skip
+    finally:
+        record_figures(
+            "fuzz, stateful (Datatalks IDs)",
+            requests=len(statuses),
+            server_errors=sum(s >= 500 for s in statuses),
+        )
