@@ -115,8 +115,8 @@ def details(rows: list[dict]) -> str:
     out = []
     for row in rows:
         extra = {k: v for k, v in row.items() if k not in DETAILS}
-        if row["test"].startswith("fuzz"):
-            extra["statuses"] = row.get("statuses")
+        if row.get("statuses"):
+            extra["statuses"] = row["statuses"]
         if extra:
             shown = ", ".join(f"{k}={v}" for k, v in extra.items())
             out.append(f"- {row['test']}: {shown}")
