@@ -602,6 +602,9 @@ def check_worker_kills(sandbox, pairs, moments, workers, *, test: str, seed: int
             k["ambiguous"] > 0 and k["when"] == "any time" for k in moments
         ),
         ambiguous_items=sum(k["ambiguous"] for k in moments),
+        ambiguous_items_at_any_time=sum(
+            k["ambiguous"] for k in moments if k["when"] == "any time"
+        ),
         seed=seed,
     )
     assert emails == {f"k{n}@load.example" for n in range(1, pairs + 1)}  # none lost
