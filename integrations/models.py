@@ -159,6 +159,7 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     DEAD = "dead", "Dead (gave up retrying)"
     SUPERSEDED = "superseded", "Superseded by a newer revision"
+    UNKNOWN = "unknown", "Outcome unknown (the worker stopped during the call)"
 
 
 class Delivery(models.Model):
@@ -180,6 +181,9 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Set just before the HTTP call and cleared when its outcome is recorded: a row
+    # found stuck with it set was on the wire when its worker died.
+    call_started_at = models.DateTimeField(null=True, blank=True)
     claim = models.UUIDField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     remote_id = models.CharField(max_length=100, blank=True)

@@ -7,11 +7,12 @@ import logging
 import random
 import uuid
 from collections.abc import Iterable
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from ingestion.caller import ApiCaller
@@ -26,6 +27,7 @@ from .salesmanago.payloads import REQUIRED, Entry, PayloadError, build_item, req
 
 logger = logging.getLogger(__name__)
 
+_LOCK_SPACE = 7283  # the advisory-lock namespace of account senders
 BATCH_SIZE = {Category.PROFILE: 1000, Category.EVENT: 1000, Category.INVENTORY: 100}
 SEND_ORDER = [Category.PROFILE, Category.EVENT, Category.INVENTORY]
 WAIT_FOR_CONTACT = timedelta(seconds=10)
@@ -101,19 +103,41 @@ def account_deliver(*, account_id: int, limit: int = 1000) -> int:
     Returns how many were claimed (0 means nothing was due or another worker has them).
     """
     account = SalesmanagoAccount.objects.select_related("customer").get(pk=account_id)
-    claimed = _claim(account, limit)
-    if not claimed:
-        return 0
-    client = SalesmanagoClient(_credentials(account))
-    for category in SEND_ORDER:
-        batch = [d for d in claimed if d.category == category]
-        if category == Category.EVENT:
-            batch = _ready_events(account, batch)
-        for start in range(0, len(batch), BATCH_SIZE[category]):
-            _send(
-                client, account, category, batch[start : start + BATCH_SIZE[category]]
-            )
-    return len(claimed)
+    with _account_lock(account_id) as locked:
+        if not locked:
+            return 0  # another worker is sending for this account; it follows up
+        claimed = _claim(account, limit)
+        if not claimed:
+            return 0
+        client = SalesmanagoClient(_credentials(account))
+        for category in SEND_ORDER:
+            batch = [d for d in claimed if d.category == category]
+            if category == Category.EVENT:
+                batch = _ready_events(account, batch)
+            size = BATCH_SIZE[category]
+            for start in range(0, len(batch), size):
+                _send(client, account, category, batch[start : start + size])
+        return len(claimed)
+
+
+@contextmanager
+def _account_lock(account_id: int):
+    """One sender per account at a time (PostgreSQL advisory lock), so a slow account
+    holds one worker process, not all of them."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_SPACE, account_id])
+        locked = cursor.fetchone()[0]
+    try:
+        yield locked
+    finally:
+        if locked:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", [_LOCK_SPACE, account_id]
+                )
 
 
 def _credentials(account: SalesmanagoAccount) -> Credentials:
@@ -214,6 +238,9 @@ def _send(client, account, category: str, batch: list[Delivery]) -> None:
     items, sendable = _build(account, category, batch)
     if not sendable:
         return
+    Delivery.objects.filter(
+        pk__in=[d.pk for d in sendable], claim=sendable[0].claim
+    ).update(call_started_at=timezone.now())
     try:
         results = _call(client, account, category, items)
     except SalesmanagoError as exc:
@@ -385,17 +412,41 @@ def _record(
         pk__in=[d.pk for d in deliveries],
         claim=deliveries[0].claim,
         status=DeliveryStatus.SENDING,
-    ).update(claim=None, **fields)
+    ).update(claim=None, call_started_at=None, **fields)
+
+
+IN_DOUBT = (
+    "The worker stopped during the call, so Salesmanago may have this event already. "
+    "It is not resent on its own (a duplicate event fires automations twice): check "
+    "the contact in Salesmanago, then Replay it here if it is missing."
+)
 
 
 def deliveries_sweep() -> list[int]:
-    """Re-queues sends whose worker stopped, and returns the accounts with due work."""
-    stuck_before = timezone.now() - timedelta(seconds=settings.DELIVERY_STUCK_SECONDS)
-    released = Delivery.objects.filter(
-        status=DeliveryStatus.SENDING, claimed_at__lt=stuck_before
-    ).update(status=DeliveryStatus.PENDING, claim=None, next_attempt_at=timezone.now())
-    if released:
-        logger.warning("released %d deliveries whose worker stopped", released)
+    """Re-queues sends whose worker stopped, and returns the accounts with due work.
+
+    A stuck send that never reached the wire, or is an upsert (contacts, products:
+    sending it again changes nothing), goes out again. An event that was on the wire
+    is marked unknown instead, for staff to check and replay.
+    """
+    stuck = Delivery.objects.filter(
+        status=DeliveryStatus.SENDING,
+        claimed_at__lt=timezone.now()
+        - timedelta(seconds=settings.DELIVERY_STUCK_SECONDS),
+    )
+    on_the_wire = Q(category=Category.EVENT, call_started_at__isnull=False)
+    doubtful = stuck.filter(on_the_wire).update(
+        status=DeliveryStatus.UNKNOWN, claim=None, last_error=IN_DOUBT
+    )
+    released = stuck.exclude(on_the_wire).update(
+        status=DeliveryStatus.PENDING, claim=None, call_started_at=None,
+        next_attempt_at=timezone.now(),
+    )  # fmt: skip
+    if released or doubtful:
+        logger.warning(
+            "worker stopped: %d deliveries queued again, %d events of unknown outcome",
+            released, doubtful,
+        )  # fmt: skip
     return list(
         Delivery.objects.filter(
             status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
@@ -406,7 +457,12 @@ def deliveries_sweep() -> list[int]:
     )
 
 
-RETRYABLE = [DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.PENDING]
+RETRYABLE = [
+    DeliveryStatus.FAILED,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.PENDING,
+    DeliveryStatus.UNKNOWN,
+]
 
 
 def deliveries_retry_now(*, ids: Iterable) -> int:
