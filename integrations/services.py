@@ -236,6 +236,12 @@ def _wait(events: list[Delivery]) -> None:
 
 def _send(client, account, category: str, batch: list[Delivery]) -> None:
     items, sendable = _build(account, category, batch)
+    if category == Category.PROFILE and any(d.call_started_at for d in sendable):
+        try:
+            items, sendable = _skip_confirmed(client, items, sendable)
+        except SalesmanagoError as exc:
+            _record_call_failure(client, sendable, exc)
+            return
     if not sendable:
         return
     Delivery.objects.filter(
@@ -257,6 +263,39 @@ def _send(client, account, category: str, batch: list[Delivery]) -> None:
         )
         return
     _record_results(client, sendable, results)
+
+
+# Salesmanago's clock and ours may differ a little.
+CLOCK_MARGIN_MS = 5000
+
+
+def _skip_confirmed(client, items: list[dict], sendable: list[Delivery]):
+    """Contacts whose last call's outcome is unknown (the worker died during it) are
+    looked up first: one that Salesmanago modified after that call began is recorded
+    as sent, not upserted again."""
+    doubtful = {
+        d.pk: int(d.call_started_at.timestamp() * 1000) - CLOCK_MARGIN_MS
+        for d in sendable
+        if d.call_started_at
+    }
+    emails = [
+        i["contact"]["email"]
+        for i, d in zip(items, sendable, strict=True)
+        if d.pk in doubtful
+    ]
+    modified = client.contacts_modified_on(emails)
+    confirmed = [
+        d
+        for i, d in zip(items, sendable, strict=True)
+        if d.pk in doubtful
+        and modified.get(i["contact"]["email"].lower(), -1) >= doubtful[d.pk]
+    ]
+    _record(
+        confirmed, status=DeliveryStatus.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1,
+        last_error="Confirmed in Salesmanago after its worker stopped during the call.",
+    )  # fmt: skip
+    kept = [(i, d) for i, d in zip(items, sendable, strict=True) if d not in confirmed]
+    return [i for i, _ in kept], [d for _, d in kept]
 
 
 def _build(account, category, batch) -> tuple[list[dict], list[Delivery]]:
@@ -425,20 +464,24 @@ IN_DOUBT = (
 def deliveries_sweep() -> list[int]:
     """Re-queues sends whose worker stopped, and returns the accounts with due work.
 
-    A stuck send that never reached the wire, or is an upsert (contacts, products:
-    sending it again changes nothing), goes out again. An event that was on the wire
-    is marked unknown instead, for staff to check and replay.
+    A stuck send that never reached the wire, or a product (an upsert), goes out
+    again. A contact that was on the wire is looked up in Salesmanago before it is
+    sent again (see _skip_confirmed). An event that was on the wire is marked unknown:
+    Salesmanago cannot be asked about events, and a duplicate fires automations twice.
     """
     stuck = Delivery.objects.filter(
         status=DeliveryStatus.SENDING,
         claimed_at__lt=timezone.now()
         - timedelta(seconds=settings.DELIVERY_STUCK_SECONDS),
     )
-    on_the_wire = Q(category=Category.EVENT, call_started_at__isnull=False)
-    doubtful = stuck.filter(on_the_wire).update(
+    on_the_wire = Q(call_started_at__isnull=False)
+    doubtful = stuck.filter(on_the_wire, category=Category.EVENT).update(
         status=DeliveryStatus.UNKNOWN, claim=None, last_error=IN_DOUBT
     )
-    released = stuck.exclude(on_the_wire).update(
+    # Contacts keep call_started_at: the next sender asks Salesmanago before resending.
+    released = stuck.filter(on_the_wire, category=Category.PROFILE).update(
+        status=DeliveryStatus.PENDING, claim=None, next_attempt_at=timezone.now()
+    ) + stuck.exclude(on_the_wire, category=Category.PROFILE).update(
         status=DeliveryStatus.PENDING, claim=None, call_started_at=None,
         next_attempt_at=timezone.now(),
     )  # fmt: skip

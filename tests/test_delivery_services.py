@@ -130,7 +130,9 @@ def test_sweeper_resends_what_is_safe_and_flags_events_of_unknown_outcome(accoun
     _stuck(quiet_event, on_the_wire=False)
     assert deliveries_sweep() == [account.pk]
     statuses = {d.pk: d.status for d in Delivery.objects.all()}
-    assert statuses[contact.pk] == "pending"  # an upsert: sending again changes nothing
+    assert (
+        statuses[contact.pk] == "pending"
+    )  # looked up in Salesmanago before resending
     assert statuses[quiet_event.pk] == "pending"  # never reached the wire
     assert statuses[wired_event.pk] == "unknown"  # may be in Salesmanago already
     assert "not resent" in Delivery.objects.get(pk=wired_event.pk).last_error
@@ -160,3 +162,34 @@ def test_a_second_sender_for_the_same_account_backs_off(account, sandbox):
         cursor.execute("SELECT pg_advisory_unlock(7283, %s)", [account.pk])
     assert claimed == [0]
     assert account_deliver(account_id=account.pk) == 1  # the lock is free again
+
+
+def test_a_contact_of_unknown_outcome_is_looked_up_not_upserted_again(
+    account, sandbox, sandbox_client
+):
+    ingest(account)
+    contact = Delivery.objects.get()
+    _stuck(contact, on_the_wire=True)
+    # The call that the dead worker made had reached Salesmanago:
+    sandbox_client.upsert_contacts([{"contact": {"email": "juliana.crane@fake.com"}}])
+    from integrations.services import deliveries_sweep
+
+    deliveries_sweep()
+    assert account_deliver(account_id=account.pk) == 1
+    contact.refresh_from_db()
+    assert contact.status == "sent"
+    assert contact.last_error.startswith("Confirmed in Salesmanago")
+    assert sandbox.state()["received"]["contacts"] == 1  # not upserted a second time
+
+
+def test_a_contact_of_unknown_outcome_missing_in_salesmanago_is_sent(account, sandbox):
+    ingest(account)
+    contact = Delivery.objects.get()
+    _stuck(contact, on_the_wire=True)
+    from integrations.services import deliveries_sweep
+
+    deliveries_sweep()
+    assert account_deliver(account_id=account.pk) == 1
+    contact.refresh_from_db()
+    assert contact.status == "sent" and contact.last_error == ""
+    assert sandbox.state()["received"]["contacts"] == 1

@@ -35,6 +35,7 @@ MAX_EVENTS = 1000
 MAX_PRODUCTS = 100
 EXCERPT_CHARS = 4000
 
+BASIC_PATH = "/api/contact/basic"
 CONTACTS_PATH = "/api/contact/batchupsert"
 EVENTS_PATH = "/api/v2/contact/addBatchContactExtEvent"
 PRODUCTS_PATH = "/v3/product/upsert"
@@ -85,6 +86,16 @@ class SalesmanagoClient:
         _check_count("contacts", items, MAX_CONTACTS)
         data = self._post_v2(CONTACTS_PATH, {"upsertDetails": items})
         return contact_results(items, data)
+
+    def contacts_modified_on(self, emails: list[str]) -> dict[str, int]:
+        """When each existing contact was last modified (epoch ms), by lower-cased
+        email, from /api/contact/basic; contacts that do not exist are absent."""
+        data = self._post_v2(BASIC_PATH, {"email": emails})
+        return {
+            str(c["email"]).lower(): int(c.get("modifiedOn") or 0)
+            for c in data.get("contacts") or []
+            if isinstance(c, dict) and c.get("email")
+        }
 
     def add_events(self, items: list[dict]) -> list[ItemResult]:
         """Adds external events ({email|contactId, contactEvent}) in one batch call."""
