@@ -32,7 +32,7 @@ soak: install
 	eval "$$(./scripts/services.sh)" && \
 	export DATATALKS_SOAK_RESULTS=$(SOAK_RESULTS) DATATALKS_FUZZ_EXAMPLES=500 && \
 	{ $(PY) -m pytest -m slow -rxX $(PYTEST_ARGS); faults=$$?; \
-	  $(PY) -m pytest tests/test_fuzz.py $(PYTEST_ARGS); fuzz=$$?; \
+	  $(PY) -m pytest tests/soak/test_fuzz.py $(PYTEST_ARGS); fuzz=$$?; \
 	  $(PY) scripts/soak_report.py $(SOAK_RESULTS); \
 	  test $$faults -eq 0 && test $$fuzz -eq 0; }
 

@@ -6,7 +6,7 @@ from django.db import transaction
 from mappings.models import Customer
 
 from .models import IntegrationMapping, MappingEntry, SalesmanagoAccount
-from .salesmanago.sandbox_core import DEMO_CATALOG_ID
+from .salesmanago.sandbox import DEMO_CATALOG_ID
 
 # (kind, source, target, conversion, name template)
 CONTACT = [

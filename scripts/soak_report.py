@@ -3,7 +3,7 @@
 
 Usage: scripts/soak_report.py [var/soak/results.jsonl]
 
-Each line is one test's figures (tests/fault_harness.py ``record_figures``): requests
+Each line is one test's figures (tests/harness/faults.py ``record_figures``): requests
 tried, 5xx seen (and how many of them were clean 503s during an outage), deliveries
 expected/sent/duplicated, faults injected and data lost. Fuzzing lines (one per
 endpoint) are summed into one row. Standard library only.

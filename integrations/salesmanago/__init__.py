@@ -1,1 +1,1 @@
-"""Salesmanago: the HTTP client, pure payload builders and a local sandbox server."""
+"""Salesmanago: the HTTP client, pure payload builders, the local sandbox (sandbox/)."""

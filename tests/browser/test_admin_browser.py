@@ -13,12 +13,11 @@ from playwright.sync_api import expect, sync_playwright
 from ingestion.credentials import credential_create
 from ingestion.models import DataPoint
 from mappings.models import DataPointType
-
-from .conftest import make_customer
+from tests.harness.customers import make_customer
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-SAMPLE = Path(__file__).parent / "samples" / "svenska_medlemmar.csv"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "svenska_medlemmar.csv"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

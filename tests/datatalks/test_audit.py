@@ -21,14 +21,13 @@ from ingestion.models import ApiCredential
 from integrations.demo import salesmanago_demo_load
 from integrations.models import IntegrationMapping, MappingEntry, SalesmanagoAccount
 from mappings.models import DataPointType, FieldMapping, GroupKey
-
-from .test_staff_roles import admin_url, as_role, form_values, submit  # noqa: F401
+from tests.harness.admin import admin_url, form_values, submit
 
 NEW_SECRET = "rotated-secret-Hq7Lm2Xc"
 
 
 @pytest.fixture
-def staff(demo, as_role):  # noqa: F811 (the fixture imported above)
+def staff(demo, as_role):
     """An onboarding user's client, with the demo customer fully set up."""
     salesmanago_demo_load(demo)
     ApiCredential.objects.create(customer=demo, description="webshop")

@@ -5,14 +5,11 @@ Every check goes through the admin's pages as a logged-in member of the group th
 ``manage.py setup_roles`` creates, and reads the HTML a browser would get.
 """
 
-import re
-from html.parser import HTMLParser
 from io import StringIO
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
-from django.urls import reverse
 
 from datatalks.roles import ONBOARDING, ROLES, SUPPORT, role_codenames
 from ingestion import examples
@@ -22,6 +19,7 @@ from integrations.models import Delivery, IntegrationMapping, SalesmanagoAccount
 from integrations.salesmanago.sandbox import DEMO_API_SECRET, DEMO_V3_API_KEY
 from integrations.services import account_deliver
 from mappings.models import Customer, DataPointType, FieldMapping, GroupKey
+from tests.harness.admin import action_names, admin_url, form_values, submit
 
 ACCOUNT_SECRET = "sm-secret-Zq81vXk2"
 ACCOUNT_V3_KEY = "sm-v3-key-Pw55mNa7"
@@ -50,94 +48,6 @@ RECORD_PAGES = {
 }
 
 
-class BrowserForm(HTMLParser):
-    """The fields a browser would submit from the admin's main form, by name."""
-
-    def __init__(self, form_id: str):
-        super().__init__()
-        self.form_id, self.inside = form_id, False
-        self.values: dict[str, str] = {}
-        self._select: str | None = None
-        self._textarea: str | None = None
-        self._first_option: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.inside = a.get("id") == self.form_id
-        if not self.inside or "disabled" in a or "__prefix__" in a.get("name", "_"):
-            return
-        if tag == "input":
-            self._input(a)
-        elif tag == "select":
-            self._select, self._first_option = a["name"], None
-        elif tag == "option" and self._select:
-            self._option(a)
-        elif tag == "textarea":
-            self._textarea = a["name"]
-            self.values[self._textarea] = ""
-
-    def _input(self, a: dict) -> None:
-        kind = a.get("type", "text")
-        if kind in ("submit", "button", "image", "file", "reset") or "name" not in a:
-            return
-        if kind in ("checkbox", "radio") and "checked" not in a:
-            return
-        self.values[a["name"]] = a.get("value", "on" if kind == "checkbox" else "")
-
-    def _option(self, a: dict) -> None:
-        if self._first_option is None:
-            self._first_option = a.get("value", "")
-            self.values.setdefault(self._select, self._first_option)
-        if "selected" in a:
-            self.values[self._select] = a.get("value", "")
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self.inside = False
-        elif tag == "select":
-            self._select = None
-        elif tag == "textarea":
-            self._textarea = None
-
-    def handle_data(self, data):
-        if self._textarea:
-            self.values[self._textarea] += data
-
-
-def form_values(response, model_name: str) -> dict[str, str]:
-    reader = BrowserForm(f"{model_name}_form")
-    reader.feed(response.content.decode())
-    assert reader.values, f"no {model_name}_form on the page"
-    return reader.values
-
-
-def submit(client, url: str, changes: dict, *, model_name: str):
-    """Opens the admin form at ``url``, changes fields as a person would, saves it.
-
-    A change of ``None`` unticks a checkbox (a browser then sends nothing).
-    """
-    values = form_values(client.get(url), model_name)
-    for name, value in changes.items():
-        if value is None:
-            values.pop(name, None)
-        else:
-            values[name] = value
-    return client.post(url, {**values, "_save": "Save"})
-
-
-def action_names(html: str) -> set[str]:
-    """The actions offered in a changelist's action menu (none: no menu)."""
-    menu = re.search(r'<select name="action"[^>]*>(.*?)</select>', html, re.S)
-    if not menu:
-        return set()
-    return set(re.findall(r'<option value="([^"]+)"', menu.group(1)))
-
-
-def admin_url(name: str, view: str, obj=None) -> str:
-    return reverse(f"admin:{name}_{view}", args=[obj.pk] if obj is not None else [])
-
-
 @pytest.fixture
 def world(demo, api, sandbox):
     """The demo customer with its Salesmanago account, a key, one request, one data
@@ -151,22 +61,6 @@ def world(demo, api, sandbox):
     assert account_deliver(account_id=account.pk) == 1
     assert Delivery.objects.get().status == "sent"
     return demo
-
-
-@pytest.fixture
-def as_role(client, django_user_model, db):
-    """Logs ``client`` in as a new staff user in the given role's group."""
-    call_command("setup_roles", stdout=StringIO())
-
-    def login(role: str):
-        user = django_user_model.objects.create_user(
-            role.split()[0].lower(), password="pw", is_staff=True
-        )
-        user.groups.add(Group.objects.get(name=role))
-        client.force_login(user)
-        return client
-
-    return login
 
 
 # setup_roles.

@@ -15,7 +15,7 @@ from django.db import connection
 
 from datatalks.celery import app as celery_app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

@@ -22,53 +22,13 @@ from pathlib import Path
 
 import psycopg
 import requests
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-from django.conf import settings
 
-from .delivery_harness import ROOT, free_port, wait_for
+from .delivery import ROOT, free_port, wait_for
+from .signing import signed_session
 
 # Test-only Fernet key and Django key, the same as tests/settings.py sets, so secrets
 # written by manage.py commands can be read by the server.
 SERVER_SETTINGS = "tests.settings"
-
-
-class BotocoreSigV4(requests.auth.AuthBase):
-    """Signs each request as customers' code does, with botocore's SigV4Auth.
-
-    Only Content-Type (and the Host and X-Amz-Date botocore adds) are signed, so the
-    signature does not depend on what requests adds on its own (Accept-Encoding...).
-    """
-
-    def __init__(self, key: str, secret: str):
-        self.credentials = Credentials(key, secret)
-
-    def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
-        body = prepared.body or b""
-        if isinstance(body, str):
-            body = body.encode()
-        headers = {}
-        if prepared.headers.get("Content-Type"):
-            headers["Content-Type"] = prepared.headers["Content-Type"]
-        aws = AWSRequest(
-            method=prepared.method, url=prepared.url, data=body, headers=headers
-        )
-        SigV4Auth(
-            self.credentials,
-            settings.DATATALKS_SIGV4_SERVICE,
-            settings.DATATALKS_SIGV4_REGION,
-        ).add_auth(aws)
-        for name in ("Authorization", "X-Amz-Date"):
-            prepared.headers[name] = aws.headers[name]
-        return prepared
-
-
-def signed_session(key: str, secret: str) -> requests.Session:
-    """A requests session whose every request is signed for ``key``."""
-    session = requests.Session()
-    session.auth = BotocoreSigV4(key, secret)
-    return session
 
 
 def _as_postgres() -> list[str]:

@@ -1,15 +1,13 @@
-"""pytest fixtures: the Salesmanago sandbox in a background thread on a free loopback port.
+"""The Salesmanago sandbox in a background thread on a free loopback port.
 
 One server per test process (so pytest-xdist workers each have their own), started on
-first use and reset before and after every test that asks for it. Import the fixtures
-by name: ``from .sandbox_fixtures import sandbox, sandbox_client  # noqa: F401``.
+first use; the ``sandbox`` and ``sandbox_client`` fixtures in tests/conftest.py reset it
+before and after every test that asks for it.
 """
 
 import atexit
 
-import pytest
-
-from integrations.salesmanago.client import Credentials, SalesmanagoClient
+from integrations.salesmanago.client import Credentials
 from integrations.salesmanago.sandbox import (
     DEMO_API_SECRET,
     DEMO_CLIENT_ID,
@@ -42,18 +40,3 @@ def sandbox_credentials(url: str, *, timeout: float = 5.0, **changes) -> Credent
         "timeout": timeout,
     }
     return Credentials(**{**values, **changes})
-
-
-@pytest.fixture
-def sandbox() -> SandboxServer:
-    """A running sandbox with no data and no pending faults (demo account only)."""
-    server = shared_sandbox()
-    server.reset()
-    yield server
-    server.reset()
-
-
-@pytest.fixture
-def sandbox_client(sandbox) -> SalesmanagoClient:
-    """A client for the sandbox's demo account."""
-    return SalesmanagoClient(sandbox_credentials(sandbox.url))

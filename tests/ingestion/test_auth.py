@@ -27,7 +27,8 @@ from requests_aws4auth import AWS4Auth
 from ingestion import examples, sigv4
 from ingestion.credentials import credential_create, credential_deactivate
 from ingestion.models import ApiCredential, DataPoint, RequestLog
-from tests.conftest import make_customer, sign_with_botocore
+from tests.harness.customers import make_customer
+from tests.harness.signing import sign_with_botocore
 
 REGION, SERVICE = "eu-north-1", "execute-api"
 JSON = {"Content-Type": "application/json"}

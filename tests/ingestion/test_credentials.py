@@ -20,7 +20,7 @@ from ingestion.credentials import (
     credential_mark_used,
 )
 from ingestion.models import ApiCredential, RequestLog
-from tests.conftest import make_customer
+from tests.harness.customers import make_customer
 
 KEY_ID = re.compile(r"DT[A-Z0-9]{18}")
 SECRET = re.compile(r"[A-Za-z0-9+/]{40}")

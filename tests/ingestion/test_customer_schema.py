@@ -14,8 +14,8 @@ from ingestion.credentials import credential_create
 from ingestion.customer_schema import customer_json_schema, customer_openapi
 from mappings.models import FieldMapping
 from mappings.onboarding_templates import template_apply
-
-from .conftest import make_customer, sign_with_botocore
+from tests.harness.customers import make_customer
+from tests.harness.signing import sign_with_botocore
 
 
 def validator(customer) -> Draft202012Validator:

@@ -13,8 +13,7 @@ from ingestion import examples
 from ingestion.models import DataPoint, IdentityCollision, SecondaryIdentifier
 from ingestion.services import datapoint_ingest
 from mappings.models import Customer
-
-from .conftest import caller_for, make_customer
+from tests.harness.customers import caller_for, make_customer
 
 
 def ingest(customer, body, category="profile", environment="production", version="v2"):

@@ -24,8 +24,7 @@ from ingestion.credentials import credential_create
 from ingestion.models import DataPoint, IdentityCollision, RequestLog
 from integrations.models import Delivery, IntegrationMapping, SalesmanagoAccount
 from mappings.models import Category, Customer, DataPointType, FieldMapping, GroupKey
-
-from .conftest import sign_with_botocore
+from tests.harness.signing import sign_with_botocore
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

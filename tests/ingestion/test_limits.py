@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import connection
 
-from .conftest import sign_with_botocore
-from .fault_harness import Gunicorn, server_env, signed_session
+from tests.harness.faults import Gunicorn, server_env
+from tests.harness.signing import sign_with_botocore, signed_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

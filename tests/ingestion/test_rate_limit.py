@@ -7,8 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from ingestion import examples, throttling
-
-from .conftest import caller_for
+from tests.harness.customers import caller_for
 
 
 def client_with_key(customer, key=None):

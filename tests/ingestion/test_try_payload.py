@@ -8,8 +8,7 @@ from ingestion.models import DataPoint, RequestLog
 from ingestion.services import datapoint_try
 from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery
-
-from .conftest import caller_for
+from tests.harness.customers import caller_for
 
 
 def test_try_shows_what_would_be_stored_and_sent_and_stores_nothing(demo):

@@ -12,8 +12,7 @@ from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery
 from integrations.services import account_deliver, backoff_seconds
 from mappings.demo import demo_load
-
-from .conftest import caller_for
+from tests.harness.customers import caller_for
 
 
 @pytest.fixture

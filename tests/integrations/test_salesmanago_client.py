@@ -1,7 +1,5 @@
 """The Salesmanago client against the sandbox over real HTTP on loopback."""
 
-# ruff: noqa: F811  fixtures imported by name are the tests' parameters
-
 import json
 import socket
 import time
@@ -24,8 +22,7 @@ from integrations.salesmanago.sandbox import (
     Options,
     SandboxServer,
 )
-
-from .sandbox_fixtures import sandbox, sandbox_client, sandbox_credentials  # noqa: F401
+from tests.harness.sandbox import sandbox_credentials
 
 PURCHASE_MS = 1616067324000
 

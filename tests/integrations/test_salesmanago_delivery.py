@@ -11,9 +11,8 @@ from ingestion import examples
 from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery
 from mappings.demo import demo_load
-
-from .conftest import caller_for
-from .delivery_harness import PrivateRedis, Worker, use_broker, wait_for
+from tests.harness.customers import caller_for
+from tests.harness.delivery import PrivateRedis, Worker, use_broker, wait_for
 
 CONTACTS = "/api/contact/batchupsert"
 pytestmark = pytest.mark.django_db(transaction=True)

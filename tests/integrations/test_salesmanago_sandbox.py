@@ -4,8 +4,6 @@ Requests are built here by hand (not with the project's client) so the sandbox i
 to the reference, not to whatever the client happens to send.
 """
 
-# ruff: noqa: F811  fixtures imported by name are the tests' parameters
-
 import hashlib
 import os
 import signal
@@ -28,10 +26,8 @@ from integrations.salesmanago.sandbox import (
     SandboxServer,
 )
 
-from .sandbox_fixtures import sandbox  # noqa: F401
-
 NOW_MS = 1616067324000
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def signed(body, *, client_id="demo-client", secret=DEMO_API_SECRET,

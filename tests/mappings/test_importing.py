@@ -24,7 +24,7 @@ from mappings.importing import (
 from mappings.models import DataPointType, FieldMapping, MappingVersion
 from mappings.spec import spec_for_customer
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
 def propose(name, data=None, **options):

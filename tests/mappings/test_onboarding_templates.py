@@ -8,8 +8,7 @@ from ingestion.services import datapoint_try
 from mappings.models import Customer, DataPointType, FieldMapping, GroupKey
 from mappings.onboarding_templates import TEMPLATES, template_apply
 from mappings.spec import spec_for_customer
-
-from .conftest import caller_for
+from tests.harness.customers import caller_for
 
 
 @pytest.fixture

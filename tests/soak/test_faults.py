@@ -28,10 +28,9 @@ from integrations.salesmanago.sandbox import (
     SandboxServer,
 )
 from mappings.demo import demo_load
-
-from .conftest import caller_for
-from .delivery_harness import PrivateRedis, Worker, wait_for
-from .fault_harness import (
+from tests.harness.customers import caller_for
+from tests.harness.delivery import PrivateRedis, Worker, wait_for
+from tests.harness.faults import (
     Gunicorn,
     Load,
     PrivatePostgres,
@@ -41,8 +40,8 @@ from .fault_harness import (
     record_figures,
     send,
     server_env,
-    signed_session,
 )
+from tests.harness.signing import signed_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -38,8 +38,8 @@ from schemathesis.specs.openapi.checks import (
 from ingestion.credentials import credential_create
 from mappings.demo import demo_load
 from mappings.spec import spec_for_customer
-
-from .fault_harness import Gunicorn, record_figures, server_env, signed_session
+from tests.harness.faults import Gunicorn, record_figures, server_env
+from tests.harness.signing import signed_session
 
 EXAMPLES = int(os.environ.get("DATATALKS_FUZZ_EXAMPLES", "100"))
 CHECKS = [

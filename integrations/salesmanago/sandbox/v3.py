@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .sandbox_core import (
+from .core import (
     Options,
     Reply,
     SandboxAccount,
@@ -22,7 +22,7 @@ from .sandbox_core import (
     new_id,
     now_ms,
 )
-from .sandbox_products import MAX_PRODUCTS, check_product, problem, save_product
+from .products import MAX_PRODUCTS, check_product, problem, save_product
 
 AUTH_FAILED = 10
 TOO_LONG = 11

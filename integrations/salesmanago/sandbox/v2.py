@@ -1,7 +1,7 @@
 """API v2 of the sandbox: body credentials, the envelope, and the contact endpoints.
 
 Every v2 answer is HTTP 200 with ``success`` and a ``message`` array, failures included,
-as the real API does (reference §4). The event endpoints are in sandbox_events.py.
+as the real API does (reference §4). The event endpoints are in events.py.
 """
 
 import hashlib
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .sandbox_core import (
+from .core import (
     AUTH_FIELDS,
     Options,
     Reply,

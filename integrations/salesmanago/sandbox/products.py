@@ -7,7 +7,7 @@ in the field name so a client can tell which product is at fault.
 from typing import Any
 from urllib.parse import urlsplit
 
-from .sandbox_core import Store, is_int, is_number, now_ms
+from .core import Store, is_int, is_number, now_ms
 
 MAX_PRODUCTS = 100
 # Required text fields and their maximum lengths. productId's limit is unverified: the

@@ -6,8 +6,8 @@ Each endpoint takes an authenticated V2Call and returns the keys its answer adds
 
 from typing import Any
 
-from .sandbox_core import new_id, show
-from .sandbox_v2 import (
+from .core import new_id, show
+from .v2 import (
     Handler,
     V2Call,
     V2Failure,

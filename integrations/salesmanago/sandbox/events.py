@@ -7,8 +7,8 @@ twice is exactly what tests need to see.
 import re
 from typing import Any
 
-from .sandbox_core import is_int, new_id, now_ms, show
-from .sandbox_v2 import Handler, V2Call, V2Failure, find_contact, save_contact
+from .core import is_int, new_id, now_ms, show
+from .v2 import Handler, V2Call, V2Failure, find_contact, save_contact
 
 # The 25 types of the official SDK, PY and CS clients (reference §6.5).
 EVENT_TYPES = frozenset({

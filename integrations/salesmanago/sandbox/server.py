@@ -23,8 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from .sandbox_contacts import CONTACT_ROUTES
-from .sandbox_core import (
+from .contacts import CONTACT_ROUTES
+from .core import (
     DEMO_API_SECRET,
     DEMO_CATALOG_ID,
     DEMO_CLIENT_ID,
@@ -37,9 +37,9 @@ from .sandbox_core import (
     demo_account,
     json_reply,
 )
-from .sandbox_events import EVENT_ROUTES
-from .sandbox_v2 import handle_v2
-from .sandbox_v3 import handle_v3
+from .events import EVENT_ROUTES
+from .v2 import handle_v2
+from .v3 import handle_v3
 
 __all__ = [
     "DEMO_API_SECRET",

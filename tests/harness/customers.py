@@ -1,0 +1,28 @@
+"""Customers and callers made for a test."""
+
+from ingestion.caller import ApiCaller
+from mappings.models import Category, Customer, DataPointType, FieldMapping, GroupKey
+
+
+def caller_for(customer, environment="production", key="DTTESTKEY00000000001"):
+    return ApiCaller(customer=customer, environment=environment, access_key_id=key)
+
+
+def make_customer(slug: str) -> Customer:
+    """A customer with a default group key and a one-field-Hard-ID profile type."""
+    customer = Customer.objects.create(name=slug.title(), slug=slug)
+    GroupKey.objects.create(customer=customer, key="main_group", is_default=True)
+    person = DataPointType.objects.create(
+        customer=customer, category=Category.PROFILE, name="person"
+    )
+    FieldMapping.objects.create(
+        data_point_type=person, source_field="customer_id", cdp_field="customer_id",
+        data_type="integer", hard_id=True,
+    )  # fmt: skip
+    FieldMapping.objects.create(
+        data_point_type=person, source_field="email", cdp_field="email",
+        data_type="email", optional=True, secondary_id=True,
+    )  # fmt: skip
+    person.active = True
+    person.save()
+    return customer
