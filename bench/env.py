@@ -150,6 +150,16 @@ class BenchEnv:
         _wait_for_http(url + "/bench/bare", process=self.server)
         return url
 
+    def start_worker(self, *, concurrency: int):
+        """Starts a Celery worker (no beat) against the bench's database and broker."""
+        args = [
+            self.python, "-m", "celery", "-A", "datatalks", "worker",
+            "--concurrency", str(concurrency), "--loglevel", "WARNING",
+        ]  # fmt: skip
+        worker = self.children.start(args, log=self.work / "worker.log", cwd=self.root)
+        _wait_for_worker(worker)
+        return worker
+
     def stop_server(self) -> None:
         if self.server is not None:
             self.children.stop(self.server)
@@ -197,6 +207,19 @@ class BenchEnv:
             text=True,
             check=False,
         ).stdout.strip()
+
+
+def _wait_for_worker(process, timeout: float = 60.0) -> None:
+    """Waits until the worker answers a ping over the broker."""
+    from datatalks.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {process.returncode}")
+        if app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError(f"the celery worker did not answer within {timeout:g} s")
 
 
 def _wait_for_http(url: str, *, process=None, timeout: float = 30.0) -> None:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bench import pool, queries
-from bench.procs import CpuWindow, parse_marked_json, run_measured
+from bench.procs import CpuWindow, descendants, parse_marked_json, run_measured
 from bench.profile import parse_raw, summarize
 
 LUA = Path(__file__).resolve().parent / "signed.lua"
@@ -22,6 +22,11 @@ BATCH_CONNECTIONS = 8
 SINGLE = "/v3/profiles"
 BATCH = "/v3/profiles/batch"
 SYNC_DELIVERIES = 10_000  # per category: contacts, then events
+# The bare phase is the ratio's yardstick only when the bench's own processes (gunicorn
+# and wrk) had the whole machine; short of this share it is measured again.
+FULL_MACHINE = 0.9
+BARE_ATTEMPTS = 3
+SYNC_WORKER_PROCESSES = 2
 
 
 class PhaseError(RuntimeError):
@@ -81,7 +86,7 @@ class Phases:
     def load_phases(self) -> dict:
         print("measuring: bare endpoint, single ingest, batches", flush=True)
         d = self.duration
-        phases = {"bare DRF endpoint": self._run("/bench/bare", pool.single_bodies(3000), seconds=d)}  # fmt: skip
+        phases = {"bare DRF endpoint": self._bare(seconds=d)}
         saturated = self._single(seconds=d)
         phases["single ingest, saturation"] = saturated
         rate = saturated["requests_per_s"] / 2
@@ -91,6 +96,32 @@ class Phases:
         for items in (100, 1000):
             phases[f"batch ingest, {items:,} items"] = self._batch(items, seconds=d)
         return phases
+
+    def _bare(self, *, seconds: float) -> dict:
+        """The bare endpoint, measured again (up to BARE_ATTEMPTS) while the bench's
+        processes got less than FULL_MACHINE of the cores: other work on the machine
+        would make the ratio to it meaningless. Every attempt is kept."""
+        attempts = []
+        for attempt in range(BARE_ATTEMPTS):
+            if attempt:
+                time.sleep(5)
+            result = self._run("/bench/bare", pool.single_bodies(3000), seconds=seconds)
+            result["bench_cores"] = _bench_cores(result)
+            attempts.append(result)
+            print(f"  bare endpoint: {result['requests_per_s']:,.0f} req/s on "
+                  f"{result['bench_cores']:.2f} of {os.cpu_count()} cores", flush=True)  # fmt: skip
+            if _full_machine(result):
+                break
+        best = max(attempts, key=lambda r: r["bench_cores"])
+        best["full_machine"] = _full_machine(best)
+        best["attempts"] = [
+            _brief(a) | {"bench_cores": a["bench_cores"]} for a in attempts
+        ]
+        if not best["full_machine"]:
+            print(f"  WARNING: the bare phase never had the machine (best "
+                  f"{best['bench_cores']:.2f} of {os.cpu_count()} cores): other work "
+                  "shares it, so the ratio to bare DRF is not meaningful", flush=True)  # fmt: skip
+        return best
 
     def _single(self, *, seconds: float, rate: float | None = None) -> dict:
         expected = (rate or self.single_rps_guess * 1.5) * seconds
@@ -189,15 +220,12 @@ class Phases:
     # -- Salesmanago sync ----------------------------------------------------------------
 
     def sync(self) -> dict:
-        """Deliveries/s to the sandbox: account_deliver in a loop until all are sent."""
+        """Deliveries/s to the sandbox through Celery, as production sends them: two
+        worker processes, one sender per account at a time (the advisory lock)."""
         from integrations.models import Delivery, DeliveryStatus, SalesmanagoAccount
 
         count = 1000 if self.quick else SYNC_DELIVERIES
         print(f"measuring: Salesmanago sync of {count:,} contacts + {count:,} events", flush=True)  # fmt: skip
-        # Earlier phases' outbox rows are set aside, so exactly this phase's are sent.
-        Delivery.objects.filter(status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.SUPERSEDED
-        )
         profiles = pool.new_profiles(count)
         events = [
             pool.event(i, p["data"]["customer_id"]) for i, p in enumerate(profiles)
@@ -211,34 +239,44 @@ class Phases:
                 pool.check_accepted(
                     self.signer.post(path, pool.batch_body(chunk)), len(chunk)
                 )
+        # Only this phase's outbox rows are sent: what earlier phases left is set aside.
+        keys = [str(p["data"]["customer_id"]) for p in profiles]
+        keys += [e["data"]["event_id"] for e in events]
+        pending = Delivery.objects.filter(status=DeliveryStatus.PENDING)
+        pending.exclude(data_point__hard_id__in=keys).update(
+            status=DeliveryStatus.SUPERSEDED
+        )
         account = SalesmanagoAccount.objects.get(customer__slug="demo")
-        pending = Delivery.objects.filter(status=DeliveryStatus.PENDING).count()
-        if pending != 2 * count:
-            raise PhaseError(f"{pending} pending deliveries, expected {2 * count}")
-        return self._deliver(account.pk, count, Delivery, DeliveryStatus)
+        if pending.count() != 2 * count:
+            raise PhaseError(
+                f"{pending.count()} pending deliveries, expected {2 * count}"
+            )
+        sent = Delivery.objects.filter(
+            status=DeliveryStatus.SENT, data_point__hard_id__in=keys
+        )
+        return self._deliver(account.pk, count, sent)
 
-    def _deliver(self, account_id: int, count: int, Delivery, DeliveryStatus) -> dict:
-        from integrations.services import account_deliver
+    def _deliver(self, account_id: int, count: int, sent_rows) -> dict:
+        from datatalks.celery import app
+        from integrations.tasks import account_deliver_task
 
+        app.control.purge()  # the wake-ups the ingest phases published
+        worker = self.env.start_worker(concurrency=SYNC_WORKER_PROCESSES)
         window = CpuWindow(
-            {"sender": lambda: [os.getpid()], "sandbox": lambda: [self.env.sandbox.pid],
+            {"worker": lambda: descendants(worker.pid),
+             "sandbox": lambda: [self.env.sandbox.pid],
              "postgres": self.env.postgres_pids}
         ).start()  # fmt: skip
         started = time.monotonic()
-        done, contacts_done_at = 0, None
-        deadline = started + 120
-        while time.monotonic() < deadline:
-            claimed = account_deliver(account_id=account_id, limit=1000)
-            if not claimed:
-                break
-            done += claimed
-            if contacts_done_at is None and done >= count:
-                contacts_done_at = time.monotonic()
+        # One wake per worker process: the lock lets one of them send at a time.
+        for _ in range(SYNC_WORKER_PROCESSES):
+            account_deliver_task.delay(account_id)
+        sent, contacts_done_at = self._wait_sent(sent_rows, count)
         ended = time.monotonic()
         cpu = window.stop()
-        sent = Delivery.objects.filter(status=DeliveryStatus.SENT).count()
+        self.env.children.stop(worker)
         if sent != 2 * count:
-            raise PhaseError(f"{sent} deliveries sent of {2 * count}")
+            raise PhaseError(f"{sent} deliveries sent of {2 * count} within 300 s")
         contacts_done_at = contacts_done_at or ended
         parts = {
             "contacts": _rate(count, contacts_done_at - started),
@@ -246,9 +284,25 @@ class Phases:
             "total": _rate(2 * count, ended - started),
         }
         method = (
-            "account_deliver(limit=1000) in a loop in one process, sandbox in another"
+            f"a Celery worker of {SYNC_WORKER_PROCESSES} processes, woken once per "
+            "process; one sender per account (advisory lock); sandbox in another process"
         )
         return {"method": method, "parts": parts, "cpu_cores": cpu}
+
+    def _wait_sent(self, sent_rows, count: int):
+        """Polls until every delivery is sent; when the contacts were all sent."""
+        from mappings.models import Category
+
+        deadline = time.monotonic() + 300
+        contacts_done_at, sent = None, 0
+        while time.monotonic() < deadline and sent < 2 * count:
+            time.sleep(0.05)
+            if contacts_done_at is None:
+                contacts = sent_rows.filter(category=Category.PROFILE).count()
+                if contacts >= count:
+                    contacts_done_at = time.monotonic()
+            sent = sent_rows.count()
+        return sent, contacts_done_at
 
     # -- SQL queries -------------------------------------------------------------------
 
@@ -262,16 +316,23 @@ def figures(phases: dict, sync: dict, queries: dict) -> dict:
     bare = phases["bare DRF endpoint"]
     single = phases["single ingest, saturation"]
     half = next(p for n, p in phases.items() if "half" in n)
+    batch = phases["batch ingest, 1,000 items"]
     return {
         "bare_requests_per_s": bare["requests_per_s"],
+        "bare_cores_used": bare.get("bench_cores"),
+        "bare_full_machine": bare.get("full_machine"),
         "single_requests_per_s": single["requests_per_s"],
         "single_vs_bare": round(single["requests_per_s"] / bare["requests_per_s"], 3),
+        "single_server_cpu_ms": single["server_cpu_ms_per_request"],
+        "single_postgres_cpu_ms": single["postgres_cpu_ms_per_request"],
         "single_saturation_p50_ms": single["p50_ms"],
         "single_saturation_p99_ms": single["p99_ms"],
         "single_half_p50_ms": half["p50_ms"],
         "single_half_p99_ms": half["p99_ms"],
         "batch_100_items_per_s": phases["batch ingest, 100 items"]["items_per_s"],
-        "batch_1000_items_per_s": phases["batch ingest, 1,000 items"]["items_per_s"],
+        "batch_1000_items_per_s": batch["items_per_s"],
+        "batch_1000_server_cpu_ms_per_item": batch["server_cpu_ms_per_item"],
+        "batch_1000_postgres_cpu_ms_per_item": batch["postgres_cpu_ms_per_item"],
         "sync_deliveries_per_s": sync["parts"]["total"]["deliveries_per_s"],
         "queries_single": max(
             q["count"] for n, q in queries.items() if n.startswith("single")
@@ -281,6 +342,16 @@ def figures(phases: dict, sync: dict, queries: dict) -> dict:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _bench_cores(result: dict) -> float:
+    """Cores the bench's own processes used: gunicorn (and its database work) + wrk."""
+    cpu = result["cpu_cores"]
+    return round(cpu["server"] + cpu["postgres"] + cpu["generator"], 2)
+
+
+def _full_machine(result: dict) -> bool:
+    return result["bench_cores"] >= FULL_MACHINE * (os.cpu_count() or 1)
 
 
 def _parse_server(text: str) -> tuple[str, int, int]:
@@ -335,6 +406,13 @@ def _phase_result(wrk: dict, cpu: dict, *, size: int, items: int, rows: int, rat
         "server_cpu_ms_per_request": _per_request(cpu["server"], requests / seconds),
         "postgres_cpu_ms_per_request": _per_request(
             cpu["postgres"], requests / seconds
+        ),
+        # The same per item: what a batch costs for each row it carries.
+        "server_cpu_ms_per_item": _per_request(
+            cpu["server"], requests * items / seconds
+        ),
+        "postgres_cpu_ms_per_item": _per_request(
+            cpu["postgres"], requests * items / seconds
         ),
     }
 

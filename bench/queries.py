@@ -62,7 +62,8 @@ class _QueryCounter:
         return {
             "count": len(statements),
             "statements": statements,
-            # Django's connection health check (SELECT 1) is a round trip it does not log.
+            # Django's connection health check: on datatalks.postgres a look at the
+            # socket, no round trip (Django does not log it either way).
             "health_checks": self.health_checks,
         }
 

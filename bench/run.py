@@ -69,8 +69,8 @@ def main(argv=None) -> int:
         return 130
     finally:
         env.cleanup()
-    print(table(results))
     write_json(results, args.output)
+    print(table(results))
     print(f"\nwritten to {args.output}")
     return 0
 
