@@ -77,8 +77,11 @@ except Exception as exc:  # dj_database_url raises several types for a bad URL
         f"DATABASE_URL is not a valid database URL: {exc}"
     ) from None
 # A connection kept across requests is checked first, so a restarted PostgreSQL costs
-# one failed request per process at most, not one per connection's remaining age.
+# one failed request per process at most, not one per connection's remaining age. On
+# PostgreSQL the check looks at the socket, without a round trip (datatalks/postgres).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "datatalks.postgres"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
