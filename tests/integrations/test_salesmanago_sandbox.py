@@ -348,6 +348,56 @@ def test_batch_events_take_1_to_1000(sandbox, size):
         assert message.startswith("events:")
 
 
+def test_only_the_single_add_answers_an_event_id(sandbox):
+    upsert(sandbox, "a@x.com")
+    one = {"email": "a@x.com", "contactEvent": contact_event(externalId="E1")}
+    added = ok(v2(sandbox, "/api/v2/contact/addContactExtEvent", one))
+    batch = ok(
+        v2(sandbox, "/api/v2/contact/addBatchContactExtEvent", {"events": [one]})
+    )
+    assert added["eventId"] == sandbox.state()["events"][0]["eventId"]
+    assert set(batch) == {
+        "success", "message", "failedContacts", "createdAmount", "failedAmount"
+    }  # fmt: skip
+
+
+def test_update_replaces_the_events_fields_and_answers_its_id(sandbox):
+    contact_id = upsert(sandbox, "a@x.com")["contactId"]
+    first = contact_event(externalId="O-1", value=10, detail1="card")
+    body = {"email": "a@x.com", "contactEvent": first}
+    event_id = ok(v2(sandbox, "/api/v2/contact/addContactExtEvent", body))["eventId"]
+    change = {
+        "contactEvent": contact_event(eventId=event_id, externalId="O-1", value=12)
+    }
+    answer = ok(v2(sandbox, "/api/contact/updateContactExtEvent", change))
+    assert answer["eventId"] == event_id
+    state = sandbox.state()
+    [stored] = state["events"]
+    assert (stored["value"], stored["contactId"]) == (12, contact_id)
+    assert "detail1" not in stored  # replaced, not merged
+    assert state["event_items"] == ["O-1"] and state["event_updates"] == ["O-1"]
+
+
+def test_update_needs_an_event_of_the_same_account(sandbox):
+    upsert(sandbox, "a@x.com")
+    body = {"email": "a@x.com", "contactEvent": contact_event()}
+    event_id = ok(v2(sandbox, "/api/v2/contact/addContactExtEvent", body))["eventId"]
+    sandbox.add_account(SandboxAccount("other", "other-secret", ("o@x.com",), ""))
+    change = {"contactEvent": contact_event(eventId=event_id, value=5)}
+    other = {"client_id": "other", "secret": "other-secret", "owner": "o@x.com"}
+    [message] = refused(
+        v2(sandbox, "/api/contact/updateContactExtEvent", change, **other)
+    )
+    assert message.startswith("eventId: no event")
+    unknown = {"contactEvent": contact_event(eventId="no-such-event")}
+    refused(v2(sandbox, "/api/contact/updateContactExtEvent", unknown))
+    missing = {"contactEvent": contact_event()}
+    [message] = refused(v2(sandbox, "/api/contact/updateContactExtEvent", missing))
+    assert message == "contactEvent.eventId: is required"
+    assert "value" not in sandbox.state()["events"][0]
+    assert sandbox.state()["event_updates"] == []
+
+
 def test_update_and_delete_event(sandbox):
     upsert(sandbox, "a@x.com")
     body = {"email": "a@x.com", "contactEvent": contact_event(value=1)}

@@ -142,6 +142,8 @@ class Store:
         self.received: dict[str, collections.Counter[str]] = {}
         # (clientId, externalId) of every event item processed, duplicates included.
         self.event_items: list[tuple[str, Any]] = []
+        # (clientId, externalId) of every event updated, repeats included.
+        self.event_updates: list[tuple[str, Any]] = []
         self.requests: collections.deque[dict] = collections.deque(
             maxlen=REQUEST_LOG_SIZE
         )
@@ -203,6 +205,9 @@ class Store:
                 },
                 "event_items": [
                     x for cid, x in self.event_items if client_id in (None, cid)
+                ],
+                "event_updates": [
+                    x for cid, x in self.event_updates if client_id in (None, cid)
                 ],
                 "requests": [r for r in self.requests if mine(r)],
             }

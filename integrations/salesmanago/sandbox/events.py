@@ -2,6 +2,14 @@
 
 Events are stored as received, duplicates included: whether a client sent an event
 twice is exactly what tests need to see.
+
+As in Salesmanago, only the single add answers the new event's ``eventId``; the batch
+add answers counts and the failed contacts, no ids (the official SDK's export, the C#
+client's BatchAddContactExtEventResponse and the Python client's fixtures agree). An
+update names the event by ``contactEvent.eventId``, which must be one of the account's
+events; it replaces the event's fields and answers the same ``eventId`` (pixers'
+EventService::update and the Magento 1 module post ``owner`` and ``contactEvent``
+only, to ``/api/contact/updateContactExtEvent``).
 """
 
 import re
@@ -191,6 +199,9 @@ def event_update(call: V2Call) -> dict:
     if errors:
         raise V2Failure(*errors)
     event = _event_by_id(call, event_data["eventId"])
+    call.store.event_updates.append(
+        (call.account.client_id, event_data.get("externalId"))
+    )
     keys = ("eventId", "clientId", "owner", "contactId", "email", "createdOn")
     kept = {k: event[k] for k in keys}
     fields = {k: v for k, v in event_data.items() if v is not None}
