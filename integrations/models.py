@@ -9,7 +9,7 @@ from django.db.models import Q
 
 from datatalks.crypto import EncryptedTextField
 from ingestion.models import DataPoint, Environment
-from mappings.models import Category, Customer, DataPointType, GroupKey
+from mappings.models import Category, Customer, DataPointType, FieldMapping, GroupKey
 
 DEFAULT_V3_URL = "https://api.salesmanago.com"
 
@@ -147,9 +147,31 @@ class MappingEntry(models.Model):
         from .salesmanago.payloads import check_entry
 
         try:
-            check_entry(self.kind, self.source, self.target, self.conversion)
+            check_entry(
+                self.kind, self.source, self.target, self.conversion,
+                self.name_template, field_types=self._field_types(),
+            )  # fmt: skip
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+
+    def _field_types(self) -> dict[str, str] | None:
+        """CDP field -> data type of what this entry may read: its type's fields and,
+        as ``profile.<field>``, those of the profile type its events refer to."""
+        try:
+            type_id = self.mapping.data_point_type_id
+        except IntegrationMapping.DoesNotExist:
+            return None
+        if type_id is None:
+            return None
+        own = FieldMapping.objects.filter(data_point_type_id=type_id)
+        types = dict(own.values_list("cdp_field", "data_type"))
+        profiles = own.filter(references__isnull=False).values(
+            "references__data_point_type_id"
+        )
+        linked = FieldMapping.objects.filter(data_point_type_id__in=profiles)
+        for name, data_type in linked.values_list("cdp_field", "data_type"):
+            types[f"profile.{name}"] = data_type
+        return types
 
 
 class DeliveryStatus(models.TextChoices):

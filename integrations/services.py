@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -21,7 +22,12 @@ from mappings.models import Category
 
 from .models import Delivery, DeliveryStatus, MappingEntry, SalesmanagoAccount
 from .routing import routes_for
-from .salesmanago.client import Credentials, ItemResult, SalesmanagoClient
+from .salesmanago.client import (
+    Credentials,
+    ItemResult,
+    SalesmanagoClient,
+    encode_json,
+)
 from .salesmanago.errors import SalesmanagoError
 from .salesmanago.payloads import REQUIRED, Entry, PayloadError, build_item, require
 
@@ -74,6 +80,10 @@ def deliveries_create(*, caller: ApiCaller, stored) -> list[int]:
     return sorted(woken)
 
 
+# Faults that are not about the batch: the task stops and the sweeper takes over.
+_NOT_THE_BATCH = (SoftTimeLimitExceeded, DatabaseError)
+
+
 def delivery_preview(*, data_point: DataPoint) -> list[dict]:
     """The items this (stored, uncommitted) data point would send, per account."""
     accounts = SalesmanagoAccount.objects.filter(
@@ -88,11 +98,14 @@ def delivery_preview(*, data_point: DataPoint) -> list[dict]:
     for account in accounts:
         preview = {"account": str(account), "category": category}
         try:
-            item = build_item(entries, data_point.data, profile=profile,
-                              time_zone=account.customer.time_zone)  # fmt: skip
-            preview["item"] = _finish(category, require(item, *REQUIRED[category]))
-        except (PayloadError, ValueError) as exc:
-            preview["error"] = f"Not sent: {exc}"
+            preview["item"] = _item(
+                category, entries, data_point.data, profile=profile,
+                time_zone=account.customer.time_zone,
+            )  # fmt: skip
+        except _NOT_THE_BATCH:
+            raise
+        except Exception as exc:
+            preview["error"] = _not_sent(exc, data_point.pk)
         previews.append(preview)
     return previews
 
@@ -116,8 +129,30 @@ def account_deliver(*, account_id: int, limit: int = 1000) -> int:
                 batch = _ready_events(account, batch)
             size = BATCH_SIZE[category]
             for start in range(0, len(batch), size):
-                _send(client, account, category, batch[start : start + size])
+                _send_guarded(client, account, category, batch[start : start + size])
         return len(claimed)
+
+
+def _send_guarded(client, account, category: str, batch: list[Delivery]) -> None:
+    """Sends one batch; a fault of ours in it costs its unrecorded deliveries an
+    attempt (backoff and max age as usual), never the account's other batches."""
+    try:
+        _send(client, account, category, batch)
+    except _NOT_THE_BATCH:
+        raise
+    except Exception as exc:
+        logger.exception("delivering a %s batch failed", category)
+        in_flight = Delivery.objects.filter(
+            pk__in=[d.pk for d in batch],
+            claim=batch[0].claim,
+            status=DeliveryStatus.SENDING,
+        )
+        _requeue_stuck(in_flight.filter(call_started_at__isnull=False))
+        waiting = set(in_flight.values_list("pk", flat=True))
+        message = f"Internal error: {type(exc).__name__}: {exc}"
+        _retry(
+            [d for d in batch if d.pk in waiting], dict.fromkeys(waiting, message), None
+        )
 
 
 @contextmanager
@@ -299,24 +334,45 @@ def _skip_confirmed(client, items: list[dict], sendable: list[Delivery]):
 
 
 def _build(account, category, batch) -> tuple[list[dict], list[Delivery]]:
+    """The items of a batch; a delivery whose item cannot be built, for any reason,
+    fails alone with the reason, and its neighbours go on."""
     entries = _entries(d.data_point.data_point_type_id for d in batch)
     profiles = _profiles(batch) if category == Category.EVENT else {}
     items, sendable, unsendable = [], [], {}
     for delivery in batch:
         dp = delivery.data_point
         try:
-            item = build_item(
-                entries.get(dp.data_point_type_id, ()),
-                dp.data,
+            item = _item(
+                category, entries.get(dp.data_point_type_id, ()), dp.data,
                 profile=profiles.get(dp.profile_id),
                 time_zone=account.customer.time_zone,
-            )
-            items.append(_finish(category, require(item, *REQUIRED[category])))
-            sendable.append(delivery)
-        except (PayloadError, ValueError) as exc:
-            unsendable[delivery.pk] = f"Not sent: {exc}"
+            )  # fmt: skip
+        except _NOT_THE_BATCH:
+            raise
+        except Exception as exc:
+            unsendable[delivery.pk] = _not_sent(exc, dp.pk)
+            continue
+        items.append(item)
+        sendable.append(delivery)
     _fail([d for d in batch if d.pk in unsendable], unsendable)
     return items, sendable
+
+
+def _item(category: str, entries, values: dict, *, profile, time_zone: str) -> dict:
+    """One data point's item, checked to be sendable on its own: what cannot be sent
+    (no email, a value JSON cannot hold) must not sink the whole call."""
+    item = build_item(entries, values, profile=profile, time_zone=time_zone)
+    item = _finish(category, require(item, *REQUIRED[category]))
+    encode_json(item)
+    return item
+
+
+def _not_sent(exc: Exception, data_point_id) -> str:
+    """The reason an item was not built; a fault of ours is logged with its trace."""
+    if isinstance(exc, ValueError):  # PayloadError and the conversions' errors
+        return f"Not sent: {exc}"
+    logger.exception("building the item of data point %s failed", data_point_id)
+    return f"Not sent: {type(exc).__name__}: {exc}"
 
 
 def _finish(category: str, item: dict) -> dict:
@@ -461,34 +517,30 @@ IN_DOUBT = (
 )
 
 
+STOPPED = "The worker stopped during the send; queued again (the attempt counts)."
+GAVE_UP = "The worker stopped during the send, and the delivery is past its max age."
+
+
 def deliveries_sweep() -> list[int]:
     """Re-queues sends whose worker stopped, and returns the accounts with due work.
 
-    A stuck send that never reached the wire, or a product (an upsert), goes out
-    again. A contact that was on the wire is looked up in Salesmanago before it is
-    sent again (see _skip_confirmed). An event that was on the wire is marked unknown:
-    Salesmanago cannot be asked about events, and a duplicate fires automations twice.
+    Each stuck send costs an attempt, and one past the max age is dead, so a send that
+    stops its worker every time ends instead of looping. A stuck send that never
+    reached the wire, or a product (an upsert), goes out again. A contact that was on
+    the wire is looked up in Salesmanago before it is sent again (see
+    _skip_confirmed). An event that was on the wire is marked unknown: Salesmanago
+    cannot be asked about events, and a duplicate fires automations twice.
     """
     stuck = Delivery.objects.filter(
         status=DeliveryStatus.SENDING,
         claimed_at__lt=timezone.now()
         - timedelta(seconds=settings.DELIVERY_STUCK_SECONDS),
     )
-    on_the_wire = Q(call_started_at__isnull=False)
-    doubtful = stuck.filter(on_the_wire, category=Category.EVENT).update(
-        status=DeliveryStatus.UNKNOWN, claim=None, last_error=IN_DOUBT
-    )
-    # Contacts keep call_started_at: the next sender asks Salesmanago before resending.
-    released = stuck.filter(on_the_wire, category=Category.PROFILE).update(
-        status=DeliveryStatus.PENDING, claim=None, next_attempt_at=timezone.now()
-    ) + stuck.exclude(on_the_wire, category=Category.PROFILE).update(
-        status=DeliveryStatus.PENDING, claim=None, call_started_at=None,
-        next_attempt_at=timezone.now(),
-    )  # fmt: skip
-    if released or doubtful:
+    released, doubtful, dead = _requeue_stuck(stuck)
+    if released or doubtful or dead:
         logger.warning(
-            "worker stopped: %d deliveries queued again, %d events of unknown outcome",
-            released, doubtful,
+            "worker stopped: %d deliveries queued again, %d events of unknown "
+            "outcome, %d dead (past the max age)", released, doubtful, dead,
         )  # fmt: skip
     return list(
         Delivery.objects.filter(
@@ -498,6 +550,31 @@ def deliveries_sweep() -> list[int]:
         .distinct()
         .order_by()
     )
+
+
+def _requeue_stuck(stuck) -> tuple[int, int, int]:
+    """Releases in-flight rows whose sender stopped; each costs an attempt.
+
+    Returns (queued again, unknown, dead).
+    """
+    now = timezone.now()
+    counted = {"claim": None, "attempts": F("attempts") + 1}
+    on_the_wire = Q(call_started_at__isnull=False)
+    doubtful = stuck.filter(on_the_wire, category=Category.EVENT).update(
+        status=DeliveryStatus.UNKNOWN, last_error=IN_DOUBT, **counted
+    )
+    max_age = timedelta(seconds=settings.DELIVERY_MAX_AGE_SECONDS)
+    dead = stuck.filter(created_at__lt=now - max_age).update(
+        status=DeliveryStatus.DEAD, call_started_at=None, last_error=GAVE_UP, **counted
+    )
+    again = {"status": DeliveryStatus.PENDING, "next_attempt_at": now, **counted}
+    # Contacts keep call_started_at: the next sender asks Salesmanago before resending.
+    released = stuck.filter(on_the_wire, category=Category.PROFILE).update(
+        last_error=STOPPED, **again
+    ) + stuck.exclude(on_the_wire, category=Category.PROFILE).update(
+        call_started_at=None, last_error=STOPPED, **again
+    )
+    return released, doubtful, dead
 
 
 RETRYABLE = [

@@ -157,7 +157,7 @@ class SalesmanagoClient:
             "response": "",
             "elapsed_ms": 0.0,
         }
-        data = json.dumps(body, ensure_ascii=False, default=_json_default).encode()
+        data = encode_json(body)
         try:
             response = self.session.post(
                 url,
@@ -281,6 +281,14 @@ def _check_count(name: str, items: list, limit: int) -> None:
         raise ValueError(f"{len(items)} {name} given; one call takes 1 to {limit}")
 
 
+def encode_json(value: Any) -> bytes:
+    """The JSON sent to Salesmanago; ValueError for NaN or infinity, which JSON lacks
+    (Python would write them as bare words that make the whole call fail)."""
+    return json.dumps(
+        value, ensure_ascii=False, allow_nan=False, default=_json_default
+    ).encode()
+
+
 def _json_default(value: Any) -> Any:
     """Decimals are numbers to Salesmanago; JSON has no other way to say so."""
     if isinstance(value, Decimal):
@@ -299,7 +307,7 @@ def _without_secrets(value: Any) -> Any:
 
 
 def _excerpt(body: dict, hidden: tuple[str, ...]) -> str:
-    text = json.dumps(body, ensure_ascii=False, default=_json_default)
+    text = encode_json(body).decode()
     return _scrub(text, hidden)[:EXCERPT_CHARS]
 
 

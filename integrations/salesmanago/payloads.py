@@ -5,6 +5,7 @@ profile's values for events, and the mapping's entries. Nothing here does I/O.
 """
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,8 +14,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 _TEMPLATE_FIELDS = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+_NAME_PLACEHOLDERS = re.compile(r"\{(?:field|Field)\}")
 KINDS = {"string", "list", "dynamic", "constant"}
 CONVERSIONS = {"", "text", "number", "birthday", "epoch_ms"}
+# The CDP data types a number conversion accepts (mappings.types.DataType values).
+NUMERIC_TYPES = frozenset({"integer", "decimal", "float"})
+# Bounds at send time, whatever was saved: a number is plain ASCII decimal text of at
+# most 40 characters whose exponent stays within +-30 (int(Decimal("1e2000000")) would
+# take minutes of CPU); a template's output is at most 2,000 characters.
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?", re.ASCII)
+MAX_NUMBER_CHARS = 40
+MAX_NUMBER_EXPONENT = 30
+MAX_TEMPLATE_CHARS = 2000
 
 
 class PayloadError(ValueError):
@@ -30,21 +41,74 @@ class Entry:
     name_template: str = ""
 
 
-def check_entry(kind: str, source: str, target: str, conversion: str) -> None:
-    """Raises ValueError when an entry cannot work, whatever the data."""
+def check_entry(
+    kind: str,
+    source: str,
+    target: str,
+    conversion: str,
+    name_template: str = "",
+    *,
+    field_types: dict[str, str] | None = None,
+) -> None:
+    """Raises ValueError when an entry cannot work, whatever the data.
+
+    ``field_types`` maps the CDP fields the entry may read (``profile.<field>`` for an
+    event's linked profile) to their data types; given, a number conversion must read a
+    numeric field.
+    """
     if kind not in KINDS:
         raise ValueError(f"Unknown kind {kind!r}.")
     if conversion not in CONVERSIONS:
         raise ValueError(f"Unknown conversion {conversion!r}.")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*", target):
         raise ValueError(f"{target!r} is not a dotted Salesmanago field path.")
-    if (
-        kind == "dynamic"
-        and target != "properties"
-        and not _TEMPLATE_FIELDS.search(source)
-    ):
+    if kind == "dynamic" and target != "properties":
+        check_template(source)
+    check_name_template(name_template)
+    if conversion == "number":
+        _check_number_source(kind, source, field_types)
+
+
+def check_template(source: str) -> None:
+    """A value template holds text and ``{field}`` placeholders, nothing else."""
+    rest = _TEMPLATE_FIELDS.sub("", source)
+    if "{" in rest or "}" in rest:
+        raise ValueError(
+            f"{source!r}: a template takes only {{field}} placeholders (a field name "
+            "in braces, no format, index or attribute)."
+        )
+    if not _TEMPLATE_FIELDS.search(source):
         raise ValueError(
             "A dynamic entry needs a template such as {first_name} {last_name}."
+        )
+
+
+def check_name_template(template: str) -> None:
+    """A property name template holds text, ``{field}`` and ``{Field}``, nothing else."""
+    rest = _NAME_PLACEHOLDERS.sub("", template)
+    if "{" in rest or "}" in rest:
+        raise ValueError(
+            f"{template!r}: a name template takes only the placeholders {{field}} "
+            "and {Field} (no other name, format, index or attribute)."
+        )
+
+
+def _check_number_source(
+    kind: str, source: str, field_types: dict[str, str] | None
+) -> None:
+    if kind == "constant":
+        _number(source)
+        return
+    if kind != "string":
+        raise ValueError("Only a single field or a constant can become a number.")
+    if field_types is None:
+        return
+    data_type = field_types.get(source)
+    if data_type not in NUMERIC_TYPES:
+        what = f"a {data_type} field" if data_type else "not a field of this type"
+        raise ValueError(
+            f"{source!r} is {what}: only integer, decimal and float fields can "
+            "become a number."
         )
 
 
@@ -74,7 +138,7 @@ def _value(entry: Entry, values: dict, profile: dict) -> Any:
         if all(parts[f] in (None, "") for f in fields):
             return None
         text = _TEMPLATE_FIELDS.sub(lambda m: _text(parts[m.group(1)]), entry.source)
-        return " ".join(text.split())
+        return _bounded(" ".join(text.split()), entry.target)
     if entry.kind == "list":
         return _list(entry.source, values, profile)
     return _lookup(entry.source, values, profile)
@@ -100,12 +164,33 @@ def _lookup(name: str, values: dict, profile: dict) -> Any:
 
 def _properties(entry: Entry, values: dict) -> dict[str, str]:
     template = entry.name_template or "{field}"
+    try:
+        check_name_template(template)
+    except ValueError as exc:  # saved before templates were checked
+        raise PayloadError(str(exc)) from None
     fields = [f.strip() for f in entry.source.split(",") if f.strip()]
     return {
-        template.format(field=f, Field=f[:1].upper() + f[1:]): _text(values[f])
+        _property_name(template, f): _bounded(_text(values[f]), f)
         for f in fields
         if values.get(f) not in (None, "")
     }
+
+
+def _property_name(template: str, field: str) -> str:
+    """Plain substitution, never str.format: a template is data, not code."""
+    capital = field[:1].upper() + field[1:]
+    name = _NAME_PLACEHOLDERS.sub(
+        lambda m: field if m.group(0) == "{field}" else capital, template
+    )
+    return _bounded(name, "a property name")
+
+
+def _bounded(text: str, what: str) -> str:
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise PayloadError(
+            f"{what}: {len(text):,} characters; at most {MAX_TEMPLATE_CHARS:,} are sent"
+        )
+    return text
 
 
 def _text(value: Any) -> str:
@@ -123,8 +208,7 @@ def convert(value: Any, conversion: str, zone: ZoneInfo) -> Any:
     if conversion == "text":
         return _text(value)
     if conversion == "number":
-        number = Decimal(str(value))
-        return int(number) if number == number.to_integral_value() else float(number)
+        return _number(value)
     if conversion == "birthday":
         return dt.date.fromisoformat(str(value)).strftime("%Y%m%d")
     if conversion == "epoch_ms":
@@ -133,6 +217,36 @@ def convert(value: Any, conversion: str, zone: ZoneInfo) -> Any:
             moment = moment.replace(tzinfo=zone)
         return int(moment.timestamp() * 1000)
     return value
+
+
+def _number(value: Any) -> int | float:
+    """A JSON number from a stored number or decimal text, within the bounds above."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PayloadError(f"{_show(value)} is not a number")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise PayloadError(f"{_show(value)} is not a finite number")
+        value = repr(value)
+    text = str(value) if isinstance(value, str) else None
+    if text is None:  # an int: its size, not its text, is the bound
+        if value.bit_length() > 100:
+            raise PayloadError("the number has more than 30 digits")
+        return value
+    if len(text) > MAX_NUMBER_CHARS or not _NUMBER_TEXT.fullmatch(text):
+        raise PayloadError(f"{_show(text)} is not a number")
+    number = Decimal(text)
+    if number and abs(number.adjusted()) > MAX_NUMBER_EXPONENT:
+        raise PayloadError(
+            f"{_show(text)} is out of range (at most {MAX_NUMBER_EXPONENT} digits "
+            "before or after the decimal point)"
+        )
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _show(value: Any) -> str:
+    """A value in a message: its JSON-like text, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _put(item: dict, path: str, value: Any) -> None:

@@ -192,3 +192,69 @@ def test_a_contact_of_unknown_outcome_missing_in_salesmanago_is_sent(account, sa
     contact.refresh_from_db()
     assert contact.status == "sent" and contact.last_error == ""
     assert sandbox.state()["received"]["contacts"] == 1
+
+
+def test_sweeper_counts_an_attempt_and_applies_the_max_age(account, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.services import deliveries_sweep
+
+    settings.DELIVERY_MAX_AGE_SECONDS = 3600
+    ingest(account, customer_id=1, email="young@fake.com")
+    ingest(account, customer_id=2, email="old@fake.com")
+    young, old = Delivery.objects.order_by("created_at")
+    Delivery.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(hours=2)
+    )
+    for delivery in (young, old):
+        _stuck(delivery, on_the_wire=False)
+    Delivery.objects.update(attempts=3)
+    deliveries_sweep()
+    young.refresh_from_db()
+    old.refresh_from_db()
+    assert (young.status, young.attempts) == ("pending", 4)
+    assert "worker stopped" in young.last_error
+    assert (old.status, old.attempts) == ("dead", 4)
+    assert "max age" in old.last_error
+
+
+def test_a_send_that_stops_its_worker_every_time_ends_dead(account, settings):
+    """A send re-queued by the sweeper again and again uses up its age, not forever."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.services import deliveries_sweep
+
+    settings.DELIVERY_MAX_AGE_SECONDS = 3600
+    ingest(account)
+    delivery = Delivery.objects.get()
+    for hours in range(3):  # the sweeper finds it stuck three times
+        Delivery.objects.filter(pk=delivery.pk).update(
+            created_at=timezone.now() - timedelta(hours=hours)
+        )
+        _stuck(delivery, on_the_wire=False)
+        deliveries_sweep()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("dead", 3)
+
+
+def test_any_fault_while_building_one_item_fails_that_item_only(account, sandbox):
+    """Two entries whose targets collide (a value where the other needs an object)
+    break only the data points that have both fields."""
+    from integrations.models import MappingEntry
+
+    mapping = MappingEntry.objects.get(target="contact.address.city").mapping
+    MappingEntry.objects.create(  # saved unchecked, as an old row could be
+        mapping=mapping, kind="string", source="country", target="contact.address"
+    )
+    ingest(account, customer_id=1, email="both@fake.com")  # city and country
+    ingest(account, customer_id=2, email="city@fake.com", country=None)
+    assert account_deliver(account_id=account.pk) == 2
+    outcome = dict(Delivery.objects.values_list("data_point__data__email", "status"))
+    assert outcome == {"both@fake.com": "failed", "city@fake.com": "sent"}
+    failed = Delivery.objects.get(status="failed")
+    assert failed.last_error.startswith("Not sent: TypeError")
+    assert [c["email"] for c in sandbox.state()["contacts"]] == ["city@fake.com"]

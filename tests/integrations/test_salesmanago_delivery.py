@@ -2,15 +2,18 @@
 sends to the Salesmanago sandbox over HTTP on loopback, and nothing is lost or doubled."""
 
 import copy
+from functools import partial
 
 import pytest
 from rest_framework.test import APIClient
 
 from datatalks.celery import app as celery_app
 from ingestion import examples
+from ingestion.credentials import credential_create
 from integrations.demo import salesmanago_demo_load
-from integrations.models import Delivery
+from integrations.models import Delivery, IntegrationMapping, MappingEntry
 from mappings.demo import demo_load
+from mappings.models import DataPointType, FieldMapping
 from tests.harness.customers import caller_for
 from tests.harness.delivery import PrivateRedis, Worker, use_broker, wait_for
 
@@ -64,6 +67,18 @@ def person(customer_id: int, email: str) -> dict:
     body = copy.deepcopy(examples.PROFILE)
     body["data"].update(customer_id=customer_id, email=email)
     return body
+
+
+def _person(customer_id: int, **data) -> dict:
+    """A person with only an id, an email and ``data`` (None values left out)."""
+    values = {
+        "customer_id": customer_id, "first_name": "N", "last_name": "N",
+        "email": f"n{customer_id}@fake.com", **data,
+    }  # fmt: skip
+    return {
+        "type": "person", "groupKey": "main_group",
+        "data": {k: v for k, v in values.items() if v is not None},
+    }  # fmt: skip
 
 
 def ingest(client, path: str, body: dict) -> str:
@@ -205,3 +220,100 @@ def test_staging_data_never_reaches_the_production_account(
     wait_for(all_sent(1), 30, "the production delivery")
     assert [c["email"] for c in sandbox.state()["contacts"]] == ["prod@fake.com"]
     assert not Delivery.objects.filter(data_point__environment="staging").exists()
+
+
+def _legacy_entry(type_name: str, *entry, customer) -> None:
+    """A mapping entry saved as it could be before entries were checked on save
+    (objects.create runs no validation)."""
+    mapping, _ = IntegrationMapping.objects.get_or_create(
+        data_point_type=customer.data_point_types.get(name=type_name)
+    )
+    kind, source, target, conversion, name_template = entry
+    MappingEntry.objects.create(
+        mapping=mapping, kind=kind, source=source, target=target,
+        conversion=conversion, name_template=name_template, position=99,
+    )  # fmt: skip
+
+
+def _profile_type(customer, name: str) -> None:
+    """A profile type with a Hard-ID, an email and an age (each poison its own type,
+    since a mapping has one property-name template)."""
+    kind = DataPointType.objects.create(
+        customer=customer, category="profile", name=name
+    )
+    for position, (field, data_type, hard_id) in enumerate(
+        [("customer_id", "integer", True), ("email", "email", False),
+         ("age", "integer", False)]
+    ):  # fmt: skip
+        FieldMapping.objects.create(
+            data_point_type=kind, source_field=field, cdp_field=field,
+            data_type=data_type, hard_id=hard_id, optional=not hard_id,
+            position=position,
+        )  # fmt: skip
+    kind.active = True
+    kind.save()
+    _legacy_entry(name, "string", "email", "contact.email", "", "", customer=customer)
+
+
+# Each value the security review fed a number conversion; each name template.
+POISON_NUMBERS = ["abc", "12,50", "Infinity", "NaN", "1e2000000", "١٢٣"]
+POISON_TEMPLATES = {
+    "poison_a": "{name}",
+    "poison_b": "{0}",
+    "poison_c": "{field:>50000000}",
+}
+
+
+def test_poison_values_fail_alone_and_their_neighbours_are_delivered(
+    account, sandbox, start_worker, live_server, signed_post
+):
+    customer = account.customer
+    person = partial(_legacy_entry, "person", customer=customer)
+    person("string", "city", "properties.score", "number", "")
+    person("string", "is_member", "properties.flag", "number", "")
+    person("string", "tags", "properties.count", "number", "")
+    for name, template in POISON_TEMPLATES.items():
+        _profile_type(customer, name)
+        _legacy_entry(
+            name, "dynamic", "age", "properties", "", template, customer=customer
+        )
+    credential, secret = credential_create(customer=customer)
+    key = credential.access_key_id
+    bodies = {
+        f"number {v!r}": _person(100 + n, city=v) for n, v in enumerate(POISON_NUMBERS)
+    }
+    bodies["number true"] = _person(200, is_member="Yes")
+    bodies["number of a list"] = _person(201, tags=["a", "b"])
+    for n, name in enumerate(POISON_TEMPLATES):
+        bodies[f"template {POISON_TEMPLATES[name]}"] = {
+            "type": name, "groupKey": "main_group",
+            "data": {"customer_id": 300 + n, "email": f"t{n}@fake.com", "age": 30},
+        }  # fmt: skip
+    neighbours = [_person(400 + n, city="42" if n == 0 else None) for n in range(5)]
+    start_worker()
+    ids = {}
+    for what, body in [
+        *bodies.items(),
+        *((f"neighbour {n}", b) for n, b in enumerate(neighbours)),
+    ]:
+        answer = signed_post(live_server.url + "/v2/profiles", body, key, secret)
+        assert answer.status_code == 200, answer.text
+        ids[what] = answer.json()["datatalksId"]
+    wait_for(
+        lambda: not Delivery.objects.filter(status__in=["pending", "sending"]).exists(),
+        60, "every delivery to end",
+    )  # fmt: skip
+    outcome = {
+        what: Delivery.objects.values_list("status", "last_error").get(data_point_id=i)
+        for what, i in ids.items()
+    }
+    for what in bodies:
+        status, error = outcome[what]
+        assert status == "failed", (what, outcome[what])
+        assert error.startswith("Not sent: "), (what, error)
+        assert len(error) < 300, (what, len(error))
+    for n in range(5):
+        assert outcome[f"neighbour {n}"] == ("sent", ""), outcome
+    contacts = {c["email"]: c for c in sandbox.state()["contacts"]}
+    assert sorted(contacts) == sorted(f"n{400 + n}@fake.com" for n in range(5))
+    assert contacts["n400@fake.com"]["properties"]["score"] == 42

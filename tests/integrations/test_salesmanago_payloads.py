@@ -126,3 +126,86 @@ def test_missing_required_target_is_a_payload_error():
 def test_broken_entries_are_refused(kind, source, target, conversion):
     with pytest.raises(ValueError):
         check_entry(kind, source, target, conversion)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["abc", "12,50", True, ["1"], {"a": 1}, "Infinity", "-inf", "NaN", "1e2000000",
+     "1e-31", "١٢٣", "12" * 30, float("inf"), float("nan"), 10**40],
+)  # fmt: skip
+def test_a_number_conversion_refuses_what_is_not_a_bounded_number(value):
+    entry = Entry("string", "amount", "contactEvent.value", "number")
+    with pytest.raises(PayloadError):
+        build_item([entry], {"amount": value}, profile=None, time_zone="UTC")
+
+
+@pytest.mark.parametrize(
+    "value,number",
+    [("123.75", 123.75), (12, 12), ("1e3", 1000), ("-0.5", -0.5), (2.5, 2.5),
+     ("0", 0), ("+7", 7), ("1e30", 10**30), (-(10**18), -(10**18))],
+)  # fmt: skip
+def test_a_number_conversion_keeps_plain_numbers(value, number):
+    entry = Entry("string", "amount", "contactEvent.value", "number")
+    item = build_item([entry], {"amount": value}, profile=None, time_zone="UTC")
+    assert item["contactEvent"]["value"] == number
+
+
+@pytest.mark.parametrize(
+    "template", ["{name}", "{0}", "{field:>50000000}", "{field.__class__}",
+                 "{field[0]}", "{field!r}", "{", "x}"],
+)  # fmt: skip
+def test_a_property_name_template_takes_only_field_placeholders(template):
+    entry = Entry("dynamic", "age", "properties", "", template)
+    with pytest.raises(PayloadError, match="name template"):
+        build_item([entry], {"age": 30}, profile=None, time_zone="UTC")
+    with pytest.raises(ValueError, match="name template"):
+        check_entry("dynamic", "age", "properties", "", template)
+
+
+def test_a_property_name_template_is_substituted_not_formatted():
+    entry = Entry("dynamic", "age, city", "properties", "", "cdp_{field}_{Field}")
+    item = build_item(
+        [entry], {"age": 30, "city": "Malmö"}, profile=None, time_zone="UTC"
+    )
+    assert item["properties"] == {"cdp_age_Age": "30", "cdp_city_City": "Malmö"}
+
+
+def test_a_template_longer_than_the_bound_fails_the_item():
+    entry = Entry("dynamic", "{first} {last}", "contact.name", "")
+    values = {"first": "a" * 1500, "last": "b" * 1500}
+    with pytest.raises(PayloadError, match="3,001 characters"):
+        build_item([entry], values, profile=None, time_zone="UTC")
+
+
+@pytest.mark.parametrize(
+    "source", ["{first_name:>9} x", "{first_name!r}", "{first_name[0]}", "{0}",
+               "{first_name} }", "{{first_name}}"],
+)  # fmt: skip
+def test_a_value_template_takes_only_field_placeholders(source):
+    with pytest.raises(ValueError, match="only"):
+        check_entry("dynamic", source, "contact.name", "")
+
+
+TYPES = {"amount": "decimal", "age": "integer", "city": "string",
+         "profile.score": "float", "flag": "boolean"}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind,source", [
+    ("string", "amount"), ("string", "age"), ("string", "profile.score"),
+    ("constant", "12.5"),
+])  # fmt: skip
+def test_a_number_reads_a_numeric_field_or_constant(kind, source):
+    check_entry(kind, source, "contactEvent.value", "number", field_types=TYPES)
+
+
+@pytest.mark.parametrize("kind,source,says", [
+    ("string", "city", "a string field"),
+    ("string", "flag", "a boolean field"),
+    ("string", "missing", "not a field of this type"),
+    ("list", "amount", "single field"),
+    ("dynamic", "{amount}", "single field"),
+    ("constant", "12,5", "not a number"),
+])  # fmt: skip
+def test_a_number_from_anything_else_is_refused_on_save(kind, source, says):
+    with pytest.raises(ValueError, match=says):
+        check_entry(kind, source, "contactEvent.value", "number", field_types=TYPES)
