@@ -97,6 +97,7 @@ class BenchEnv:
             "DATABASE_URL": f"{PG_HOST_URL}/{DATABASE}",
             "REDIS_URL": REDIS_URL,
             "SALESMANAGO_URL": f"http://127.0.0.1:{self.sandbox_port}",
+            "SALESMANAGO_ALLOW_LOOPBACK": "true",
             # The bench measures the limiter's cost, not its limit.
             "DATATALKS_RATE_LIMIT_PER_MINUTE": "1000000000",
             "PYTHONPATH": str(self.root),

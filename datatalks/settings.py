@@ -238,6 +238,13 @@ if not DEBUG:
 
 # Salesmanago delivery.
 SALESMANAGO_URL = env_str("SALESMANAGO_URL", "http://127.0.0.1:8765")
+# Where accounts may point (integrations/salesmanago/addresses.py): these domains and
+# their subdomains, over HTTPS, at public addresses only. The local sandbox (loopback)
+# only in development or when allowed explicitly (tests, make bench).
+SALESMANAGO_ALLOWED_HOSTS = env_list(
+    "SALESMANAGO_ALLOWED_HOSTS", ["salesmanago.com", "salesmanago.pl"]
+)
+SALESMANAGO_ALLOW_LOOPBACK = env_bool("SALESMANAGO_ALLOW_LOOPBACK", DEBUG)
 SALESMANAGO_TIMEOUT_SECONDS = env_int("SALESMANAGO_TIMEOUT_SECONDS", 30, minimum=1)
 DELIVERY_MAX_AGE_SECONDS = env_int(
     "DATATALKS_DELIVERY_MAX_AGE_SECONDS", 72 * 3600, minimum=60

@@ -56,11 +56,18 @@ class AccountForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        # Stored secrets go only to the URLs they were typed for: a new URL needs them
+        # typed again, or a changed URL would carry them to another host.
+        moved = {"base_url", "v3_base_url"} & set(self.changed_data)
         for name in ("api_secret", "v3_api_key"):
-            if not cleaned.get(name) and name in self._stored:
+            if not cleaned.get(name) and name in self._stored and not moved:
                 cleaned[name] = self._stored[name]
         if not cleaned.get("api_secret"):
-            self.add_error("api_secret", "The API secret is required.")
+            self.add_error(
+                "api_secret",
+                "The server URL changed: type the API secret (and the API v3 key) "
+                "again." if moved and self._stored else "The API secret is required.",
+            )  # fmt: skip
         return cleaned
 
 

@@ -11,6 +11,12 @@ from datatalks.crypto import EncryptedTextField
 from ingestion.models import DataPoint, Environment
 from mappings.models import Category, Customer, DataPointType, FieldMapping, GroupKey
 
+from .salesmanago.addresses import (
+    AddressRefused,
+    check_account_url,
+    policy_from_settings,
+)
+
 DEFAULT_V3_URL = "https://api.salesmanago.com"
 
 
@@ -55,14 +61,23 @@ class SalesmanagoAccount(models.Model):
         return f"{self.customer.slug}/{self.group_key.key} ({self.environment}): {self.client_id}"
 
     def clean(self):
+        errors = {}
         if (
             self.group_key_id
             and self.customer_id
             and self.group_key.customer_id != self.customer_id
         ):
-            raise ValidationError(
-                {"group_key": "This group key belongs to another customer."}
-            )
+            errors["group_key"] = "This group key belongs to another customer."
+        policy = policy_from_settings()
+        for name in ("base_url", "v3_base_url"):
+            url = getattr(self, name).rstrip("/")
+            setattr(self, name, url)
+            try:
+                check_account_url(url, policy)
+            except AddressRefused as exc:
+                errors[name] = str(exc)
+        if errors:
+            raise ValidationError(errors)
 
 
 class IntegrationMapping(models.Model):

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
+# The demo account points at the local sandbox on 127.0.0.1.
+export SALESMANAGO_ALLOW_LOOPBACK="${SALESMANAGO_ALLOW_LOOPBACK:-true}"
 PY=.venv/bin/python
 BIN=.venv/bin
 

@@ -19,6 +19,13 @@ from typing import Any
 
 import requests
 
+from .addresses import (
+    AddressPolicy,
+    AddressRefused,
+    PinnedAdapter,
+    check_url,
+    policy_from_settings,
+)
 from .errors import SalesmanagoError
 from .results import (
     ItemResult,
@@ -34,6 +41,9 @@ MAX_CONTACTS = 1000
 MAX_EVENTS = 1000
 MAX_PRODUCTS = 100
 EXCERPT_CHARS = 4000
+# What staff see of an answer: Salesmanago's messages fit; a page of anything else does
+# not need to.
+RESPONSE_EXCERPT_CHARS = 1000
 
 BASIC_PATH = "/api/contact/basic"
 CONTACTS_PATH = "/api/contact/batchupsert"
@@ -72,13 +82,25 @@ class SalesmanagoClient:
     """Sends batches to one Salesmanago account and maps the answers to the items.
 
     One client per thread: ``last_exchange`` describes this client's latest call.
+    Every URL is checked against ``policy`` (the settings' by default) and every
+    connection goes only to an address it allows (addresses.py).
     """
 
     def __init__(
-        self, credentials: Credentials, *, session: requests.Session | None = None
+        self,
+        credentials: Credentials,
+        *,
+        session: requests.Session | None = None,
+        policy: AddressPolicy | None = None,
     ):
         self.credentials = credentials
+        self.policy = policy or policy_from_settings()
         self.session = session or requests.Session()
+        # No proxy, .netrc or CA bundle from the environment: only the checked address.
+        self.session.trust_env = False
+        adapter = PinnedAdapter(self.policy)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.last_exchange: dict | None = None
 
     def upsert_contacts(self, items: list[dict]) -> list[ItemResult]:
@@ -127,7 +149,7 @@ class SalesmanagoClient:
             **payload,
         }
         hidden = (creds.api_secret, creds.v3_api_key, api_key, body["sha"])
-        status, data = self._post(creds.base_url + path, body, _V2_HEADERS, hidden)
+        status, data = self._post(creds.base_url, path, body, _V2_HEADERS, hidden)
         if data.get("success") is not True or not 200 <= status < 300:
             text = _scrub(_v2_message(data, status), hidden)
             raise SalesmanagoError(text, permanent=True, status=status)
@@ -138,16 +160,17 @@ class SalesmanagoClient:
         creds = self.credentials
         headers = {**_V3_HEADERS, "API-KEY": creds.v3_api_key}
         hidden = (creds.api_secret, creds.v3_api_key)
-        status, data = self._post(creds.v3_base_url + path, body, headers, hidden)
+        status, data = self._post(creds.v3_base_url, path, body, headers, hidden)
         if "reasonCode" in data or not (200 <= status < 300 or data.get("problems")):
             text = _scrub(_v3_message(data, status), hidden)
             raise SalesmanagoError(text, permanent=True, status=status)
         return status, data
 
     def _post(
-        self, url: str, body: dict, headers: dict, hidden: tuple[str, ...]
+        self, base: str, path: str, body: dict, headers: dict, hidden: tuple[str, ...]
     ) -> tuple[int, dict]:
         """One POST: records the exchange, raises on transport and transient errors."""
+        url = base.rstrip("/") + path
         started = time.monotonic()
         self.last_exchange = {
             "method": "POST",
@@ -159,6 +182,7 @@ class SalesmanagoClient:
         }
         data = encode_json(body)
         try:
+            check_url(base, self.policy)
             response = self.session.post(
                 url,
                 data=data,
@@ -167,6 +191,11 @@ class SalesmanagoClient:
                 # A redirect would turn the POST into a GET and lose the body.
                 allow_redirects=False,
             )
+        except AddressRefused as exc:
+            self._record(started, None, "refused", url)
+            raise SalesmanagoError(
+                f"Refused to connect: {exc}", permanent=True
+            ) from None
         except requests.RequestException as exc:
             self._record(started, None, type(exc).__name__, url)
             raise _transport_error(exc, self.credentials.timeout, hidden) from exc
@@ -177,7 +206,9 @@ class SalesmanagoClient:
         elapsed = (time.monotonic() - started) * 1000
         assert self.last_exchange is not None
         self.last_exchange.update(
-            status=status, response=text[:EXCERPT_CHARS], elapsed_ms=round(elapsed, 1)
+            status=status,
+            response=text[:RESPONSE_EXCERPT_CHARS],
+            elapsed_ms=round(elapsed, 1),
         )
         logger.info(
             "Salesmanago POST %s -> %s in %.0f ms",

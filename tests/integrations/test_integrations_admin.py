@@ -5,7 +5,7 @@ import pytest
 
 from datatalks.roles import ONBOARDING
 from integrations.demo import salesmanago_demo_load
-from integrations.models import IntegrationMapping, MappingEntry
+from integrations.models import IntegrationMapping, MappingEntry, SalesmanagoAccount
 from tests.datatalks.conftest import as_role  # noqa: F401 (the fixture)
 from tests.datatalks.test_audit import row_prefix
 from tests.harness.admin import admin_url, form_values, submit
@@ -73,3 +73,73 @@ def test_a_name_template_with_more_than_field_placeholders_is_refused(staff, tem
     )
     assert "name template takes only" in errors_of(answer)
     assert MappingEntry.objects.get(target="properties").name_template == "{field}"
+
+
+# -- accounts --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def account(staff, sandbox):
+    account = SalesmanagoAccount.objects.get()
+    account.base_url = account.v3_base_url = sandbox.url
+    account.api_secret, account.v3_api_key = "stored-secret-1", "stored-v3-key-1"
+    account.save()
+    return account
+
+
+def change_account(staff, account, **changes):
+    url = admin_url("integrations_salesmanagoaccount", "change", account)
+    return submit(staff, url, changes, model_name="salesmanagoaccount")
+
+
+@pytest.mark.parametrize(
+    "url,says",
+    [
+        ("http://169.254.169.254/latest/meta-data", "https://"),
+        ("https://app3.salesmanago.com/api/x", "no path"),
+        ("https://169.254.169.254", "not an IP address"),
+        ("https://10.0.0.1", "not an IP address"),
+        ("https://user:pw@app3.salesmanago.com", "no user name"),
+        ("https://app3.salesmanago.com/#", "fragment"),
+        ("https://evil.example", "not a Salesmanago host"),
+        ("http://app3.salesmanago.com", "https://"),
+    ],
+)
+def test_staff_cannot_point_an_account_elsewhere(staff, account, url, says):
+    for field in ("base_url", "v3_base_url"):
+        answer = change_account(staff, account, **{field: url, "api_secret": "x"})
+        assert says in errors_of(answer), field
+    account.refresh_from_db()
+    assert account.base_url == account.v3_base_url != url
+
+
+def test_the_loopback_sandbox_needs_the_development_setting(staff, account, settings):
+    settings.SALESMANAGO_ALLOW_LOOPBACK = False
+    answer = change_account(staff, account, enabled=None)
+    assert "only in development" in errors_of(answer)
+
+
+def test_a_new_url_needs_the_secrets_typed_again(staff, account, settings):
+    settings.SALESMANAGO_ALLOW_LOOPBACK = False
+    new = "https://app2.salesmanago.pl"
+    answer = change_account(staff, account, base_url=new, v3_base_url=new)
+    assert "type the API secret" in errors_of(answer)
+    account.refresh_from_db()
+    assert account.api_secret == "stored-secret-1"  # nothing saved
+    answer = change_account(
+        staff, account, base_url=new, v3_base_url=new, api_secret="typed-again-2"
+    )
+    assert answer.status_code == 302, answer.context["errors"]
+    account.refresh_from_db()
+    assert (account.base_url, account.api_secret) == (new, "typed-again-2")
+    assert account.v3_api_key == ""  # not typed again: cleared, never sent to new
+
+
+def test_an_unchanged_url_keeps_the_stored_secrets(staff, account):
+    answer = change_account(staff, account, client_id="renamed")
+    assert answer.status_code == 302, answer.context["errors"]
+    account.refresh_from_db()
+    assert (account.api_secret, account.v3_api_key) == (
+        "stored-secret-1",
+        "stored-v3-key-1",
+    )
