@@ -39,7 +39,7 @@ STEPS = [
     ("outbox INSERT (deliveries)", "ingestion.services", "deliveries_create"),
     ("COMMIT", "django.db.backends.base.base", "BaseDatabaseWrapper.commit"),
     ("Celery enqueue (Redis)", "ingestion.services", "wake_accounts"),
-    ("request log INSERT", "ingestion.middleware", "ApiRequestMiddleware._record"),
+    ("request log INSERT", "ingestion.apiview", "request_log_write"),
 ]  # fmt: skip
 
 

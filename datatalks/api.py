@@ -1,7 +1,7 @@
 """One response envelope for every API response, and the one exception handler.
 
-Every answer is ``{"success", "messages", "requestId", "datatalksId", "key"}``; the
-envelope is also kept on the request so the request log records what was answered.
+Every answer is ``{"success", "messages", "requestId", "datatalksId", "key"}``. The
+envelope is a plain value: whoever answers (a view, a middleware) logs what it answered.
 """
 
 import logging
@@ -26,20 +26,22 @@ UNAVAILABLE = (
 )
 
 
-def envelope(request, *, success: bool, messages: list[str], datatalks_id=None) -> dict:
-    """The response body; also remembered on the request for the request log."""
-    django_request = getattr(request, "_request", request)
-    caller = getattr(django_request, "caller", None)
-    body = {
+def envelope(
+    request,
+    *,
+    success: bool,
+    messages: list[str],
+    datatalks_id=None,
+    key: str | None = None,
+) -> dict:
+    """The response body of every answer; ``key`` is the caller's access key id."""
+    return {
         "success": success,
         "messages": messages,
-        "requestId": getattr(django_request, "request_id", None)
-        or current_request_id(),
+        "requestId": getattr(request, "request_id", None) or current_request_id(),
         "datatalksId": str(datatalks_id) if datatalks_id else None,
-        "key": caller.access_key_id if caller else None,
+        "key": key,
     }
-    django_request.envelope = body
-    return body
 
 
 def envelope_response(
@@ -54,14 +56,19 @@ def envelope_response(
 
 
 def exception_handler(exc, context):
-    """Maps every exception a view can raise to the envelope; never a traceback."""
-    request = context["request"]
-    status, messages, headers = _classify(exc)
-    body = envelope(request, success=False, messages=messages)
+    """Maps every exception a view can raise to the envelope; never a traceback.
+
+    ``context["key"]``, when the view adds it, is the caller's access key id.
+    """
+    status, messages, headers = error_answer(exc)
+    body = envelope(
+        context["request"], success=False, messages=messages, key=context.get("key")
+    )
     return Response(body, status=status, headers=headers)
 
 
-def _classify(exc) -> tuple[int, list[str], dict]:
+def error_answer(exc) -> tuple[int, list[str], dict]:
+    """The status, messages and headers the API answers an exception with."""
     if isinstance(exc, ApiError):
         return exc.status_code, exc.messages, {}
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):

@@ -1,12 +1,18 @@
-"""Admin for API credentials, and read-only views of what the API stored and answered.
+"""Admin for API credentials, read-only views of what the API stored and answered, and
+the customer pages that run the API's code (try a payload, API documents).
 
 Support staff answer "what happened to request X" from these pages: the request log by
 requestId, the data point by Datatalks ID, its secondary ids and identity collisions.
 """
 
 from django.contrib import admin, messages
+from django.urls import path, re_path
 from django.utils.html import format_html
 
+from mappings import admin as onboarding
+from mappings.models import Customer
+
+from . import admin_views
 from .credentials import credential_create, credential_deactivate
 from .models import (
     ApiCredential,
@@ -17,6 +23,28 @@ from .models import (
 )
 
 _BY_CUSTOMER = ("customer", admin.RelatedOnlyFieldListFilter)
+
+admin.site.unregister(Customer)
+
+
+@admin.register(Customer)
+class CustomerAdmin(onboarding.CustomerAdmin):
+    """The onboarding customer admin, with the pages that run the API's own code."""
+
+    def get_urls(self):
+        return [
+            path(
+                "try/",
+                onboarding.onboarding_view(self, admin_views.try_view),
+                name="mappings_customer_try",
+            ),
+            re_path(
+                r"^(?P<object_id>\d+)/(?P<document>openapi|json-schema)\.json$",
+                onboarding.onboarding_view(self, admin_views.schema_download),
+                name="mappings_customer_schema",
+            ),
+            *super().get_urls(),
+        ]
 
 
 @admin.register(ApiCredential)

@@ -34,9 +34,8 @@ class SigV4Authentication(BaseAuthentication):
     """
 
     def authenticate(self, request):
-        django_request = request._request
         try:
-            credential = authenticate_request(django_request)
+            credential = authenticate_request(request._request)
         except SigV4Error as exc:
             logger.info("request refused: %s", exc)
             raise AuthenticationFailed(str(exc)) from None
@@ -45,8 +44,6 @@ class SigV4Authentication(BaseAuthentication):
             environment=credential.environment,
             access_key_id=credential.access_key_id,
         )
-        # The envelope and the request log read the caller from the Django request.
-        django_request.caller = caller
         return caller, credential
 
     def authenticate_header(self, request):

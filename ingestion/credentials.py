@@ -12,9 +12,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
-from mappings.models import Customer
+from mappings.models import Customer, Environment
 
-from .models import ApiCredential, Environment
+from .models import ApiCredential
 
 logger = logging.getLogger(__name__)
 

@@ -8,12 +8,11 @@ what the API accepts, and they change with the mapping (its version is in them).
 import datetime as dt
 from typing import Any
 
-from mappings.models import Customer, DataPointType
+from mappings.models import PATH_OF_CATEGORY, Customer, DataPointType
 from mappings.spec import CustomerSpec, FieldSpec, TypeSpec, spec_for_customer
 from mappings.types import DataType, boolean_words, datetime_pattern
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-PATH_OF_CATEGORY = {"profile": "profiles", "event": "events", "inventory": "inventory"}
 ENVELOPE = "datatalks.Envelope"  # a type name cannot hold a dot: no clash
 _SAMPLE_MOMENT = dt.datetime(2021, 3, 18, 11, 35, 24)
 _NUMBER_TEXT = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"

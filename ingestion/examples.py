@@ -2,6 +2,8 @@
 docs and the tests. The reference shows ``"datatalksId": "xxxxxxxx-..."`` as a
 placeholder for an optional id; it is left out here because it is not a UUID."""
 
+from mappings.models import PATH_OF_CATEGORY, Category
+
 PROFILE = {
     "type": "person",
     "groupKey": "main_group",
@@ -54,4 +56,9 @@ INVENTORY = {
     },
 }
 
-BY_PATH = {"profiles": PROFILE, "events": EVENT, "inventory": INVENTORY}
+BY_CATEGORY = {
+    Category.PROFILE: PROFILE,
+    Category.EVENT: EVENT,
+    Category.INVENTORY: INVENTORY,
+}
+BY_PATH = {PATH_OF_CATEGORY[category]: body for category, body in BY_CATEGORY.items()}

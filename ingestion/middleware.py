@@ -1,23 +1,21 @@
-"""API-wide request handling outside the views: the body limit and the request log."""
+"""API-wide request handling outside the views: the body limit, and the request log row
+of every answer no API view gave (views log their own: ingestion.apiview)."""
 
-import logging
+import json
 import time
 
 from django.conf import settings
-from django.db import DatabaseError
 
 from datatalks.api import envelope_response
-from mappings.spec import spec_for_customer
 
-from .models import RequestLog
-
-logger = logging.getLogger(__name__)
+from .apiview import NOT_JUDGED, ApiView
+from .request_log import request_log_write
 
 API_PREFIXES = ("/v2/", "/v3/")
 
 
 class ApiRequestMiddleware:
-    """Refuses oversized bodies before anything reads them, and records every API request."""
+    """Refuses oversized bodies before anything reads them, and logs what it answered."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -27,7 +25,15 @@ class ApiRequestMiddleware:
             return self.get_response(request)
         started = time.perf_counter()
         response = self._too_large(request) or self.get_response(request)
-        self._record(request, response, (time.perf_counter() - started) * 1000)
+        if not _answered_by_api_view(request):
+            request_log_write(
+                request=request,
+                caller=None,
+                status_code=response.status_code,
+                answer=_json(response),
+                judgement=NOT_JUDGED,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
         # API answers are JSON only: nothing in them may load or frame anything.
         response.setdefault(
             "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
@@ -52,32 +58,18 @@ class ApiRequestMiddleware:
             )
         return None
 
-    def _record(self, request, response, duration_ms: float) -> None:
-        body = getattr(request, "envelope", None) or {}
-        caller = getattr(request, "caller", None)
-        type_name = str(getattr(request, "type_name", ""))[:100]
-        try:
-            RequestLog.objects.create(
-                request_id=request.request_id,
-                customer=caller.customer if caller else None,
-                access_key_id=caller.access_key_id if caller else "",
-                environment=caller.environment if caller else "",
-                method=request.method[:10],
-                path=request.path[:300],
-                type_name=type_name,
-                mapping_version=_version_of(caller, type_name),
-                status_code=response.status_code,
-                messages=body.get("messages", []),
-                datatalks_id=body.get("datatalksId"),
-                duration_ms=round(duration_ms, 3),
-            )
-        except DatabaseError:
-            logger.warning("request log not written: database error", exc_info=True)
+
+def _answered_by_api_view(request) -> bool:
+    """Whether an ApiView answered (it wrote the row): Django records the view it
+    resolved the path to; no view ran for a 404 or a refusal made here."""
+    match = request.resolver_match
+    view_class = getattr(match.func, "view_class", None) if match else None
+    return isinstance(view_class, type) and issubclass(view_class, ApiView)
 
 
-def _version_of(caller, type_name: str) -> int | None:
-    """The version of the caller's type mapping (from the cached spec: no query)."""
-    if caller is None or not type_name:
-        return None
-    type_spec = spec_for_customer(customer=caller.customer).types.get(type_name)
-    return type_spec.version if type_spec else None
+def _json(response) -> dict:
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

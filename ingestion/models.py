@@ -8,14 +8,9 @@ from django.db import models
 from django.db.models import Q
 
 from datatalks.crypto import EncryptedTextField
-from mappings.models import Customer, DataPointType, GroupKey
+from mappings.models import Customer, DataPointType, Environment, GroupKey
 
 SECONDARY_ID_MAX_LENGTH = 512
-
-
-class Environment(models.TextChoices):
-    PRODUCTION = "production", "Production"
-    STAGING = "staging", "Staging"
 
 
 _KEY_ALPHABET = string.ascii_uppercase + string.digits

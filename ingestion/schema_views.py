@@ -2,18 +2,17 @@
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from datatalks.errors import PayloadInvalid
 
+from .apiview import ApiView
 from .customer_schema import customer_json_schema, customer_openapi
 from .schema import EnvelopeSerializer
 
 DOCUMENTS = ("openapi", "json-schema")
 
 
-class CustomerSchemaView(APIView):
+class CustomerSchemaView(ApiView):
     """Answers a signed request with the caller's document, and only the caller's:
     the customer comes from the key that signed it, never from the request."""
 
@@ -47,6 +46,6 @@ class CustomerSchemaView(APIView):
             )
         customer = request.user.customer
         if document == "json-schema":
-            return Response(customer_json_schema(customer=customer))
+            return self.answer(customer_json_schema(customer=customer))
         server = request.build_absolute_uri("/").rstrip("/")
-        return Response(customer_openapi(customer=customer, server_url=server))
+        return self.answer(customer_openapi(customer=customer, server_url=server))

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from datatalks.errors import PayloadInvalid
-from integrations.services import deliveries_create, delivery_preview
+from integrations.services import Revision, deliveries_create, delivery_preview
 from integrations.tasks import wake_accounts
 from mappings.spec import CustomerSpec, spec_for_customer
 
@@ -25,25 +25,46 @@ from .storage import (
     record_secondary_ids,
     store_many,
 )
-from .validation import IngestRequest, validate_body
+from .validation import IngestRequest, Judgement, judgement_of, validate_body
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """A stored data point: its Datatalks ID, and what judged the body (for the log)."""
+
+    datatalks_id: uuid.UUID
+    judgement: Judgement
+
+
+class Rejected(PayloadInvalid):
+    """PayloadInvalid, with what judged the body so the view can log it."""
+
+    def __init__(self, *messages: str, judgement: Judgement):
+        super().__init__(*messages)
+        self.judgement = judgement
+
+
 def datapoint_ingest(
     *, caller: ApiCaller, category: str, version: str, body: Any
-) -> uuid.UUID:
-    """Validates one request body and stores it; returns the data point's Datatalks ID.
+) -> Ingested:
+    """Validates one request body and stores it.
 
-    Raises PayloadInvalid with every problem when the body breaks the mapping.
+    Raises Rejected (a PayloadInvalid) with every problem when the body breaks the
+    mapping.
     """
     spec = spec_for_customer(customer=caller.customer)
+    judgement = judgement_of(body, spec)
     request, errors = validate_body(body, spec=spec, category=category, version=version)
     if errors:
-        raise PayloadInvalid(*errors)
-    with transaction.atomic():
-        [stored] = _store(caller=caller, spec=spec, requests=[request])
-    return stored.datatalks_id
+        raise Rejected(*errors, judgement=judgement)
+    try:
+        with transaction.atomic():
+            [stored] = _store(caller=caller, spec=spec, requests=[request])
+    except PayloadInvalid as exc:
+        raise Rejected(*exc.messages, judgement=judgement) from None
+    return Ingested(stored.datatalks_id, judgement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +137,11 @@ def _store(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestReques
         stored = [_store_by_id(caller, spec, requests[0])]
     else:
         stored = store_many(caller=caller, spec=spec, requests=requests)
-    accounts = deliveries_create(caller=caller, stored=_unique(stored))
+    accounts = deliveries_create(
+        customer=caller.customer,
+        environment=caller.environment,
+        revisions=[_revision(s) for s in _unique(stored)],
+    )
     if accounts:
         transaction.on_commit(lambda: wake_accounts(accounts))
     return stored
@@ -124,6 +149,16 @@ def _store(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestReques
 
 def _unique(stored: list[Stored]) -> list[Stored]:
     return list({s.datatalks_id: s for s in stored}.values())
+
+
+def _revision(stored: Stored) -> Revision:
+    return Revision(
+        datatalks_id=stored.datatalks_id,
+        revision=stored.revision,
+        type_id=stored.type.id,
+        category=stored.type.category,
+        group_key_id=stored.group_key_id,
+    )
 
 
 def _store_by_id(caller, spec, request: IngestRequest) -> Stored:
@@ -211,13 +246,13 @@ def datapoint_try(
 ) -> TryResult:
     """Runs the ingest path in full, then rolls it back: nothing is stored or sent.
 
-    Raises PayloadInvalid exactly as datapoint_ingest would.
+    Raises Rejected (a PayloadInvalid) exactly as datapoint_ingest would.
     """
     try:
         with transaction.atomic():
             dp_id = datapoint_ingest(
                 caller=caller, category=category, version=version, body=body
-            )
+            ).datatalks_id
             stored = DataPoint.objects.select_related("profile").get(pk=dp_id)
             raise _Rollback(
                 TryResult(

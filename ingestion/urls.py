@@ -1,9 +1,11 @@
 from django.urls import path
 
+from mappings.models import PATH_OF_CATEGORY
+
 from .schema_views import CustomerSchemaView
 from .views import batch_view, ingest_view
 
-CATEGORY_PATHS = ("profiles", "events", "inventory")
+CATEGORY_PATHS = tuple(PATH_OF_CATEGORY.values())
 
 urlpatterns = [
     path(f"{version}/{name}", ingest_view(version, name), name=f"{version}-{name}")

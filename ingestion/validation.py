@@ -12,10 +12,10 @@ from typing import Any
 
 from django.conf import settings
 
+from mappings.models import PATH_OF_CATEGORY
 from mappings.spec import CustomerSpec, FieldSpec, TypeSpec
 from mappings.types import EMPTY_STRING_ALLOWED, Invalid, article
 
-CATEGORY_OF_PATH = {"profiles": "profile", "events": "event", "inventory": "inventory"}
 _SHOWN_VALUE_LENGTH = 80
 
 
@@ -27,6 +27,24 @@ class IngestRequest:
     group_key: str
     values: dict[str, Any]
     datatalks_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What judged a body, for the request log: the type it named (empty when it named
+    none) and the version of that type's mapping (None when there is no such type)."""
+
+    type_name: str = ""
+    mapping_version: int | None = None
+
+
+def judgement_of(body: Any, spec: CustomerSpec) -> Judgement:
+    """The type a single-item body names and the mapping version judging it."""
+    if not isinstance(body, dict):
+        return Judgement()
+    type_name = str(body.get("type") or "")
+    type_spec = spec.types.get(type_name)
+    return Judgement(type_name, type_spec.version if type_spec else None)
 
 
 def show(value: Any) -> str:
@@ -77,14 +95,10 @@ def _check_type(name: Any, spec: CustomerSpec, category: str, errors: list[str])
     if type_spec.category != category:
         errors.append(
             f"type: {show(name)} is {article(type_spec.category)} {type_spec.category} type; "
-            f"send it to the {_path_of(type_spec.category)} endpoint"
+            f"send it to the {PATH_OF_CATEGORY[type_spec.category]} endpoint"
         )
         return None
     return type_spec
-
-
-def _path_of(category: str) -> str:
-    return next(path for path, cat in CATEGORY_OF_PATH.items() if cat == category)
 
 
 def _check_group_key(body: dict, spec: CustomerSpec, version: str, errors: list[str]):

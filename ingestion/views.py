@@ -1,42 +1,33 @@
 """One thin view per endpoint: authenticate, call the service, answer in the envelope."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from datatalks.api import envelope
+from mappings.models import CATEGORY_OF_PATH
 
 from . import schema
+from .apiview import ApiView
 from .parsers import ApiJSONParser
 from .services import datapoint_ingest, datapoints_ingest_batch
-from .validation import CATEGORY_OF_PATH
 
 
-class IngestView(APIView):
+class IngestView(ApiView):
     """``POST /{version}/{profiles,events,inventory}``: store one data point."""
 
     parser_classes = [ApiJSONParser]
     version = "v3"
     path_name = "profiles"
 
-    def perform_authentication(self, request):
-        super().perform_authentication(request)
-        # The envelope and the request log read the caller from the Django request.
-        request._request.caller = request.user
-
     def ingest(self, request):
-        body = request.data
-        if isinstance(body, dict):
-            request._request.type_name = body.get("type") or ""
-        datatalks_id = datapoint_ingest(
+        ingested = datapoint_ingest(
             caller=request.user,
             category=CATEGORY_OF_PATH[self.path_name],
             version=self.version,
-            body=body,
+            body=request.data,
         )
-        return Response(
-            envelope(request, success=True, messages=[], datatalks_id=datatalks_id)
+        body = self.envelope(
+            success=True, messages=[], datatalks_id=ingested.datatalks_id
         )
+        return self.answer(body, judgement=ingested.judgement)
 
 
 class BatchIngestView(IngestView):
@@ -54,7 +45,7 @@ class BatchIngestView(IngestView):
             if failed
             else []
         )
-        body = envelope(request, success=not failed, messages=messages)
+        body = self.envelope(success=not failed, messages=messages)
         body["results"] = [
             {
                 "index": r.index,
@@ -64,7 +55,7 @@ class BatchIngestView(IngestView):
             }
             for r in results
         ]
-        return Response(body)
+        return self.answer(body)
 
 
 def batch_view(path_name: str):

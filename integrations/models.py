@@ -8,14 +8,21 @@ from django.db import models
 from django.db.models import Q
 
 from datatalks.crypto import EncryptedTextField
-from ingestion.models import DataPoint, Environment
-from mappings.models import Category, Customer, DataPointType, FieldMapping, GroupKey
+from mappings.models import (
+    Category,
+    Customer,
+    DataPointType,
+    Environment,
+    FieldMapping,
+    GroupKey,
+)
 
 from .salesmanago.addresses import (
     AddressRefused,
     check_account_url,
     policy_from_settings,
 )
+from .salesmanago.payloads import check_entry
 
 DEFAULT_V3_URL = "https://api.salesmanago.com"
 
@@ -159,8 +166,6 @@ class MappingEntry(models.Model):
         return f"{self.source} → {self.target}"
 
     def clean(self):
-        from .salesmanago.payloads import check_entry
-
         try:
             check_entry(
                 self.kind, self.source, self.target, self.conversion,
@@ -207,8 +212,9 @@ class Delivery(models.Model):
     account = models.ForeignKey(
         SalesmanagoAccount, on_delete=models.CASCADE, related_name="deliveries"
     )
+    # By name: the API (ingestion) stores data points and sits above delivery.
     data_point = models.ForeignKey(
-        DataPoint, on_delete=models.CASCADE, related_name="deliveries"
+        "ingestion.DataPoint", on_delete=models.CASCADE, related_name="deliveries"
     )
     revision = models.PositiveIntegerField()
     category = models.CharField(max_length=16, choices=Category.choices)

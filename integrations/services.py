@@ -8,6 +8,7 @@ import random
 import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -16,19 +17,17 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from ingestion.caller import ApiCaller
-from ingestion.models import DataPoint
-from mappings.models import Category
+from mappings.models import Category, Customer
 
 from .models import Delivery, DeliveryStatus, MappingEntry, SalesmanagoAccount
 from .routing import routes_for
 from .salesmanago.client import (
     Credentials,
-    ItemResult,
     SalesmanagoClient,
+    Sent,
     encode_json,
 )
-from .salesmanago.errors import SalesmanagoError
+from .salesmanago.errors import Exchange, SalesmanagoError
 from .salesmanago.payloads import REQUIRED, Entry, PayloadError, build_item, require
 
 logger = logging.getLogger(__name__)
@@ -49,28 +48,41 @@ _INSERT_DELIVERIES = (
 )
 
 
-def deliveries_create(*, caller: ApiCaller, stored) -> list[int]:
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One stored revision of a data point: what the outbox needs to route it."""
+
+    datatalks_id: uuid.UUID
+    revision: int
+    type_id: int
+    category: str
+    group_key_id: int
+
+
+def deliveries_create(
+    *, customer: Customer, environment: str, revisions: Iterable[Revision]
+) -> list[int]:
     """The outbox rows for stored revisions; called inside the ingest transaction.
 
     One row per (data point revision, account) for each enabled account of the data
     point's group key and environment. Returns the accounts to wake after commit.
     """
-    routes = routes_for(caller.customer)
+    routes = routes_for(customer)
     db = connection
     now = db.ops.adapt_datetimefield_value(timezone.now())
     to_db = Delivery._meta.pk.get_db_prep_value
     params: list = []
     woken = set()
-    for item in stored:
+    for item in revisions:
         for account_id in routes.accounts_for(
             group_key_id=item.group_key_id,
-            environment=caller.environment,
-            type_id=item.type.id,
+            environment=environment,
+            type_id=item.type_id,
         ):
             woken.add(account_id)
             params += [
                 to_db(uuid.uuid4(), db), account_id, to_db(item.datatalks_id, db),
-                item.revision, item.type.category, DeliveryStatus.PENDING, 0, now,
+                item.revision, item.category, DeliveryStatus.PENDING, 0, now,
                 "", "", "", "", now,
             ]  # fmt: skip
     if params:
@@ -84,8 +96,11 @@ def deliveries_create(*, caller: ApiCaller, stored) -> list[int]:
 _NOT_THE_BATCH = (SoftTimeLimitExceeded, DatabaseError)
 
 
-def delivery_preview(*, data_point: DataPoint) -> list[dict]:
-    """The items this (stored, uncommitted) data point would send, per account."""
+def delivery_preview(*, data_point) -> list[dict]:
+    """The items this (stored, uncommitted) data point would send, per account.
+
+    ``data_point`` is an ``ingestion.DataPoint`` with its profile loaded.
+    """
     accounts = SalesmanagoAccount.objects.filter(
         pk__in=Delivery.objects.filter(data_point=data_point).values("account_id")
     ).select_related("customer", "group_key")
@@ -205,7 +220,7 @@ def _claim(account: SalesmanagoAccount, limit: int) -> list[Delivery]:
         )
     claimed = list(
         Delivery.objects.filter(claim=token, status=DeliveryStatus.SENDING)
-        .select_related("data_point")
+        .select_related("data_point__profile")
         .order_by("created_at")
     )
     return _coalesce(claimed)
@@ -275,7 +290,7 @@ def _send(client, account, category: str, batch: list[Delivery]) -> None:
         try:
             items, sendable = _skip_confirmed(client, items, sendable)
         except SalesmanagoError as exc:
-            _record_call_failure(client, sendable, exc)
+            _record_call_failure(sendable, exc)
             return
     if not sendable:
         return
@@ -283,21 +298,19 @@ def _send(client, account, category: str, batch: list[Delivery]) -> None:
         pk__in=[d.pk for d in sendable], claim=sendable[0].claim
     ).update(call_started_at=timezone.now())
     try:
-        results = _call(client, account, category, items)
+        sent = _call(client, account, category, items)
     except SalesmanagoError as exc:
-        _record_call_failure(client, sendable, exc)
+        _record_call_failure(sendable, exc)
         return
     except Exception as exc:
         # A fault of ours must not strand the batch in flight until the sweeper: it
         # is logged with its traceback and retried like a transient failure.
         logger.exception("sending a %s batch failed", category)
         _record_call_failure(
-            client,
-            sendable,
-            SalesmanagoError(f"Internal error: {exc!r}", permanent=False),
+            sendable, SalesmanagoError(f"Internal error: {exc!r}", permanent=False)
         )
         return
-    _record_results(client, sendable, results)
+    _record_results(sendable, sent)
 
 
 # Salesmanago's clock and ours may differ a little.
@@ -337,14 +350,13 @@ def _build(account, category, batch) -> tuple[list[dict], list[Delivery]]:
     """The items of a batch; a delivery whose item cannot be built, for any reason,
     fails alone with the reason, and its neighbours go on."""
     entries = _entries(d.data_point.data_point_type_id for d in batch)
-    profiles = _profiles(batch) if category == Category.EVENT else {}
     items, sendable, unsendable = [], [], {}
     for delivery in batch:
         dp = delivery.data_point
         try:
             item = _item(
                 category, entries.get(dp.data_point_type_id, ()), dp.data,
-                profile=profiles.get(dp.profile_id),
+                profile=dp.profile.data if dp.profile_id else None,
                 time_zone=account.customer.time_zone,
             )  # fmt: skip
         except _NOT_THE_BATCH:
@@ -397,12 +409,7 @@ def _entries(type_ids: Iterable[int]) -> dict[int, list[Entry]]:
     return entries
 
 
-def _profiles(batch: list[Delivery]) -> dict:
-    ids = {d.data_point.profile_id for d in batch if d.data_point.profile_id}
-    return dict(DataPoint.objects.filter(pk__in=ids).values_list("pk", "data"))
-
-
-def _call(client, account, category: str, items: list[dict]) -> list[ItemResult]:
+def _call(client, account, category: str, items: list[dict]) -> Sent:
     if category == Category.PROFILE:
         return client.upsert_contacts(items)
     if category == Category.EVENT:
@@ -412,20 +419,21 @@ def _call(client, account, category: str, items: list[dict]) -> list[ItemResult]
     return client.upsert_products(account.catalog_id, items)
 
 
-def _excerpts(client) -> dict:
-    exchange = client.last_exchange or {}
+def _excerpts(exchange: Exchange | None) -> dict:
+    if exchange is None:  # no call was made
+        return {"request_excerpt": "", "response_excerpt": ""}
     return {
-        "request_excerpt": str(exchange.get("request", ""))[:EXCERPT],
-        "response_excerpt": str(exchange.get("response", ""))[:EXCERPT],
+        "request_excerpt": exchange.request[:EXCERPT],
+        "response_excerpt": exchange.response[:EXCERPT],
     }
 
 
 @transaction.atomic
-def _record_results(client, deliveries: list[Delivery], results: list[ItemResult]):
+def _record_results(deliveries: list[Delivery], sent: Sent):
     """Records a call's outcome for every item at once: a worker that dies now leaves
     all of them in flight or none."""
-    excerpts = _excerpts(client)
-    pairs = list(zip(deliveries, results, strict=True))
+    excerpts = _excerpts(sent.exchange)
+    pairs = list(zip(deliveries, sent.results, strict=True))
     sent = [(d, r) for d, r in pairs if r.ok]
     _record(
         [d for d, _ in sent],
@@ -440,7 +448,7 @@ def _record_results(client, deliveries: list[Delivery], results: list[ItemResult
 
 
 @transaction.atomic
-def _record_call_failure(client, deliveries, exc: SalesmanagoError) -> None:
+def _record_call_failure(deliveries, exc: SalesmanagoError) -> None:
     logger.warning(
         "salesmanago call failed (%s): %s",
         "permanent" if exc.permanent else "transient",
@@ -448,9 +456,9 @@ def _record_call_failure(client, deliveries, exc: SalesmanagoError) -> None:
     )
     messages = {d.pk: exc.message for d in deliveries}
     if exc.permanent:
-        _fail(deliveries, messages, **_excerpts(client))
+        _fail(deliveries, messages, **_excerpts(exc.exchange))
     else:
-        _retry(deliveries, messages, exc.retry_after, **_excerpts(client))
+        _retry(deliveries, messages, exc.retry_after, **_excerpts(exc.exchange))
 
 
 def _fail(deliveries: list[Delivery], messages: dict, **fields) -> None:

@@ -1,7 +1,8 @@
 """The onboarding tool: customers, their group keys, data point types and field mappings.
 
-The onboarding pages (import a sample, templates, try a payload, API documents) are in
-admin_views.py; every save of a type's fields records a mapping version (versions.py).
+The onboarding pages (import a sample, templates) are in admin_views.py; every save of a
+type's fields records a mapping version (versions.py). The pages that run the API's
+code (try a payload, API documents) are added to CustomerAdmin by ingestion/admin.py.
 """
 
 from functools import partial
@@ -13,7 +14,7 @@ from django.db import models
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.template.loader import render_to_string
-from django.urls import path, re_path
+from django.urls import path
 
 from . import admin_views
 from .models import Customer, DataPointType, FieldMapping, GroupKey, MappingVersion
@@ -23,7 +24,7 @@ from .versions import mapping_version_create, snapshot_changes
 HISTORY_SHOWN = 10
 
 
-def _view(model_admin, view, **kwargs):
+def onboarding_view(model_admin, view, **kwargs):
     """An onboarding page behind the admin's login, bound to its ModelAdmin."""
     return model_admin.admin_site.admin_view(partial(view, model_admin, **kwargs))
 
@@ -93,17 +94,9 @@ class CustomerAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             path(
-                "try/", _view(self, admin_views.try_view), name="mappings_customer_try"
-            ),
-            path(
                 "<int:object_id>/template/<slug:key>/",
-                _view(self, admin_views.template_view),
+                onboarding_view(self, admin_views.template_view),
                 name="mappings_customer_template",
-            ),
-            re_path(
-                r"^(?P<object_id>\d+)/(?P<document>openapi|json-schema)\.json$",
-                _view(self, admin_views.schema_download),
-                name="mappings_customer_schema",
             ),
             *super().get_urls(),
         ]
@@ -225,12 +218,12 @@ class DataPointTypeAdmin(admin.ModelAdmin):
         return [
             path(
                 "import/",
-                _view(self, admin_views.import_view),
+                onboarding_view(self, admin_views.import_view),
                 name="mappings_datapointtype_import_new",
             ),
             path(
                 "<int:object_id>/import/",
-                _view(self, admin_views.import_view),
+                onboarding_view(self, admin_views.import_view),
                 name="mappings_datapointtype_import",
             ),
             *super().get_urls(),

@@ -1,4 +1,4 @@
-"""Forms of the onboarding pages: the sample upload, the proposal review, try a payload."""
+"""Forms of the onboarding pages: the sample upload and the proposal review."""
 
 import json
 
@@ -6,21 +6,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, formset_factory
 
-from ingestion.models import Environment
-
 from .importing import max_upload_bytes
-from .models import Category, Customer, DataPointType, FieldMapping
-
-ENDPOINTS = [
-    (f"{version}/{path}", f"POST /{version}/{path}")
-    for version in ("v2", "v3")
-    for path in ("profiles", "events", "inventory")
-]
-PATH_OF_CATEGORY = {
-    Category.PROFILE: "profiles",
-    Category.EVENT: "events",
-    Category.INVENTORY: "inventory",
-}
+from .models import Category, DataPointType, FieldMapping
 
 
 class UploadForm(forms.Form):
@@ -149,17 +136,4 @@ class ActivateForm(forms.Form):
         initial=True,
         label="Make the type active",
         help_text="Payloads of an inactive type are refused; it needs a Hard-ID.",
-    )
-
-
-class TryPayloadForm(forms.Form):
-    customer = forms.ModelChoiceField(Customer.objects.all())
-    endpoint = forms.ChoiceField(choices=ENDPOINTS)
-    environment = forms.ChoiceField(choices=Environment.choices)
-    body = forms.CharField(
-        strip=False,
-        label="JSON body",
-        widget=forms.Textarea(
-            attrs={"rows": 18, "cols": 90, "spellcheck": "false", "class": "dt-code"}
-        ),
     )

@@ -19,6 +19,22 @@ class Category(models.TextChoices):
     INVENTORY = "inventory", "Inventory"
 
 
+# The path of each category's endpoints (POST /v2/profiles, /v3/events/batch ...).
+PATH_OF_CATEGORY = {
+    Category.PROFILE: "profiles",
+    Category.EVENT: "events",
+    Category.INVENTORY: "inventory",
+}
+CATEGORY_OF_PATH = {path: category for category, path in PATH_OF_CATEGORY.items()}
+
+
+class Environment(models.TextChoices):
+    """A customer's keys, data and Salesmanago accounts are each production or staging."""
+
+    PRODUCTION = "production", "Production"
+    STAGING = "staging", "Staging"
+
+
 class Customer(models.Model):
     """A tenant of the CDP: everything else hangs off one customer."""
 

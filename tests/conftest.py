@@ -5,16 +5,14 @@ import json
 
 import pytest
 import requests
-from rest_framework.test import APIClient
 
 from ingestion.credentials import credential_create
 from integrations.salesmanago.client import SalesmanagoClient
 from integrations.salesmanago.sandbox import SandboxServer
 from mappings.demo import demo_load
 
-from .harness.customers import caller_for
 from .harness.sandbox import sandbox_credentials, shared_sandbox
-from .harness.signing import sign_with_botocore
+from .harness.signing import SignedClient, sign_with_botocore
 
 
 @pytest.fixture
@@ -24,22 +22,17 @@ def demo(db):
 
 
 @pytest.fixture
-def api(demo):
-    """A DRF test client authenticated as the demo customer's production key.
-
-    Test-only: it skips SigV4 (tests/ingestion/test_auth.py signs for real); the views read the
-    caller from the one place authentication puts it either way.
-    """
-    client = APIClient()
-    client.force_authenticate(user=caller_for(demo))
-    return client
-
-
-@pytest.fixture
 def api_key(demo):
     """A new production key of the demo customer, as (access key id, plain secret)."""
     credential, secret = credential_create(customer=demo, description="tests")
     return credential.access_key_id, secret
+
+
+@pytest.fixture
+def api(api_key):
+    """A DRF test client whose every request is signed with the demo customer's
+    production key (botocore's SigV4Auth), as a customer's code signs it."""
+    return SignedClient(*api_key)
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 
 Only HTTP lives here: the caller builds the items (payloads.py) and decides what to do
 with the results. Every call either returns one ItemResult per item, in the caller's
-order, or raises SalesmanagoError for the call as a whole. Credentials never reach a
-log line, an exception or ``last_exchange``.
+order with the exchange (``Sent``), or raises SalesmanagoError for the call as a whole
+(with the exchange, when a call was made). Credentials never reach a log line, an
+exception or an exchange.
 """
 
 import datetime as dt
@@ -26,7 +27,7 @@ from .addresses import (
     check_url,
     policy_from_settings,
 )
-from .errors import SalesmanagoError
+from .errors import Exchange, SalesmanagoError
 from .results import (
     ItemResult,
     contact_results,
@@ -72,6 +73,14 @@ class Credentials:
     timeout: float = 30.0
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A batch call's outcome: one ItemResult per item, in order, and the exchange."""
+
+    results: list[ItemResult]
+    exchange: Exchange
+
+
 def v2_sha(api_key: str, client_id: str, api_secret: str) -> str:
     """The v2 signature: SHA-1 of apiKey + clientId + apiSecret, lowercase hex."""
     text = api_key + client_id + api_secret
@@ -81,7 +90,6 @@ def v2_sha(api_key: str, client_id: str, api_secret: str) -> str:
 class SalesmanagoClient:
     """Sends batches to one Salesmanago account and maps the answers to the items.
 
-    One client per thread: ``last_exchange`` describes this client's latest call.
     Every URL is checked against ``policy`` (the settings' by default) and every
     connection goes only to an address it allows (addresses.py).
     """
@@ -101,42 +109,39 @@ class SalesmanagoClient:
         adapter = PinnedAdapter(self.policy)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.last_exchange: dict | None = None
 
-    def upsert_contacts(self, items: list[dict]) -> list[ItemResult]:
+    def upsert_contacts(self, items: list[dict]) -> Sent:
         """Creates or updates contacts (upsertDetails entries) with one batchupsert."""
         _check_count("contacts", items, MAX_CONTACTS)
-        data = self._post_v2(CONTACTS_PATH, {"upsertDetails": items})
-        return contact_results(items, data)
+        data, exchange = self._post_v2(CONTACTS_PATH, {"upsertDetails": items})
+        return Sent(contact_results(items, data), exchange)
 
     def contacts_modified_on(self, emails: list[str]) -> dict[str, int]:
         """When each existing contact was last modified (epoch ms), by lower-cased
         email, from /api/contact/basic; contacts that do not exist are absent."""
-        data = self._post_v2(BASIC_PATH, {"email": emails})
+        data, _ = self._post_v2(BASIC_PATH, {"email": emails})
         return {
             str(c["email"]).lower(): int(c.get("modifiedOn") or 0)
             for c in data.get("contacts") or []
             if isinstance(c, dict) and c.get("email")
         }
 
-    def add_events(self, items: list[dict]) -> list[ItemResult]:
+    def add_events(self, items: list[dict]) -> Sent:
         """Adds external events ({email|contactId, contactEvent}) in one batch call."""
         _check_count("events", items, MAX_EVENTS)
-        data = self._post_v2(EVENTS_PATH, {"events": items})
-        return event_results(items, data)
+        data, exchange = self._post_v2(EVENTS_PATH, {"events": items})
+        return Sent(event_results(items, data), exchange)
 
-    def upsert_products(
-        self, catalog_id: str, products: list[dict]
-    ) -> list[ItemResult]:
+    def upsert_products(self, catalog_id: str, products: list[dict]) -> Sent:
         """Creates or updates products in a catalog with one v3 upsert."""
         if not catalog_id:
             raise ValueError("upsert_products needs a catalog id")
         _check_count("products", products, MAX_PRODUCTS)
         body = {"catalogId": catalog_id, "products": products}
-        status, data = self._post_v3(PRODUCTS_PATH, body)
-        return product_results(products, status, data)
+        status, data, exchange = self._post_v3(PRODUCTS_PATH, body)
+        return Sent(product_results(products, status, data), exchange)
 
-    def _post_v2(self, path: str, payload: dict) -> dict:
+    def _post_v2(self, path: str, payload: dict) -> tuple[dict, Exchange]:
         """POSTs with fresh v2 credentials; returns the body once it says success."""
         api_key = secrets.token_hex(16)
         creds = self.credentials
@@ -149,37 +154,38 @@ class SalesmanagoClient:
             **payload,
         }
         hidden = (creds.api_secret, creds.v3_api_key, api_key, body["sha"])
-        status, data = self._post(creds.base_url, path, body, _V2_HEADERS, hidden)
+        status, data, exchange = self._post(
+            creds.base_url, path, body, _V2_HEADERS, hidden
+        )
         if data.get("success") is not True or not 200 <= status < 300:
             text = _scrub(_v2_message(data, status), hidden)
-            raise SalesmanagoError(text, permanent=True, status=status)
-        return data
+            raise SalesmanagoError(
+                text, permanent=True, status=status, exchange=exchange
+            )
+        return data, exchange
 
-    def _post_v3(self, path: str, body: dict) -> tuple[int, dict]:
+    def _post_v3(self, path: str, body: dict) -> tuple[int, dict, Exchange]:
         """POSTs with the API-KEY header; raises on a top-level rejection."""
         creds = self.credentials
         headers = {**_V3_HEADERS, "API-KEY": creds.v3_api_key}
         hidden = (creds.api_secret, creds.v3_api_key)
-        status, data = self._post(creds.v3_base_url, path, body, headers, hidden)
+        status, data, exchange = self._post(
+            creds.v3_base_url, path, body, headers, hidden
+        )
         if "reasonCode" in data or not (200 <= status < 300 or data.get("problems")):
             text = _scrub(_v3_message(data, status), hidden)
-            raise SalesmanagoError(text, permanent=True, status=status)
-        return status, data
+            raise SalesmanagoError(
+                text, permanent=True, status=status, exchange=exchange
+            )
+        return status, data, exchange
 
     def _post(
         self, base: str, path: str, body: dict, headers: dict, hidden: tuple[str, ...]
-    ) -> tuple[int, dict]:
-        """One POST: records the exchange, raises on transport and transient errors."""
+    ) -> tuple[int, dict, Exchange]:
+        """One POST and its exchange; raises on transport and transient errors."""
         url = base.rstrip("/") + path
         started = time.monotonic()
-        self.last_exchange = {
-            "method": "POST",
-            "url": url,
-            "request": _excerpt(_without_secrets(body), hidden),
-            "status": None,
-            "response": "",
-            "elapsed_ms": 0.0,
-        }
+        request = _excerpt(_without_secrets(body), hidden)
         data = encode_json(body)
         try:
             check_url(base, self.policy)
@@ -192,24 +198,22 @@ class SalesmanagoClient:
                 allow_redirects=False,
             )
         except AddressRefused as exc:
-            self._record(started, None, "refused", url)
+            exchange = self._record(started, url, request, None, "refused")
             raise SalesmanagoError(
-                f"Refused to connect: {exc}", permanent=True
+                f"Refused to connect: {exc}", permanent=True, exchange=exchange
             ) from None
         except requests.RequestException as exc:
-            self._record(started, None, type(exc).__name__, url)
-            raise _transport_error(exc, self.credentials.timeout, hidden) from exc
-        self._record(started, response.status_code, _scrub(response.text, hidden), url)
-        return response.status_code, _answer(response, hidden)
+            exchange = self._record(started, url, request, None, type(exc).__name__)
+            timeout = self.credentials.timeout
+            raise _transport_error(exc, timeout, hidden, exchange) from exc
+        text = _scrub(response.text, hidden)
+        exchange = self._record(started, url, request, response.status_code, text)
+        return response.status_code, _answer(response, hidden, exchange), exchange
 
-    def _record(self, started: float, status: int | None, text: str, url: str) -> None:
+    def _record(
+        self, started: float, url: str, request: str, status: int | None, text: str
+    ) -> Exchange:
         elapsed = (time.monotonic() - started) * 1000
-        assert self.last_exchange is not None
-        self.last_exchange.update(
-            status=status,
-            response=text[:RESPONSE_EXCERPT_CHARS],
-            elapsed_ms=round(elapsed, 1),
-        )
         logger.info(
             "Salesmanago POST %s -> %s in %.0f ms",
             url,
@@ -217,12 +221,22 @@ class SalesmanagoClient:
             elapsed,
             extra={"salesmanago_client_id": self.credentials.client_id},
         )
+        return Exchange(
+            "POST",
+            url,
+            request,
+            status,
+            text[:RESPONSE_EXCERPT_CHARS],
+            round(elapsed, 1),
+        )
 
 
 # -- answers ---------------------------------------------------------------------------
 
 
-def _answer(response: requests.Response, hidden: tuple[str, ...]) -> dict:
+def _answer(
+    response: requests.Response, hidden: tuple[str, ...], exchange: Exchange
+) -> dict:
     """The JSON object of an answer, or SalesmanagoError for everything else."""
     status = response.status_code
     if status == 429 or status >= 500:
@@ -231,6 +245,7 @@ def _answer(response: requests.Response, hidden: tuple[str, ...]) -> dict:
             permanent=False,
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             status=status,
+            exchange=exchange,
         )
     if 300 <= status < 400:
         where = _scrub(response.headers.get("Location", "?"), hidden)
@@ -238,6 +253,7 @@ def _answer(response: requests.Response, hidden: tuple[str, ...]) -> dict:
             f"Salesmanago redirected to {where} (HTTP {status}); check the server URL",
             permanent=True,
             status=status,
+            exchange=exchange,
         )
     try:
         data = json.loads(response.text)
@@ -249,26 +265,31 @@ def _answer(response: requests.Response, hidden: tuple[str, ...]) -> dict:
     success = 200 <= status < 300
     problem = "a body that is not a JSON object" if success else f"HTTP {status}"
     raise SalesmanagoError(
-        f"Salesmanago answered {problem}", permanent=not success, status=status
+        f"Salesmanago answered {problem}",
+        permanent=not success,
+        status=status,
+        exchange=exchange,
     )
 
 
 def _transport_error(
-    exc: requests.RequestException, timeout: float, hidden: tuple[str, ...]
+    exc: requests.RequestException,
+    timeout: float,
+    hidden: tuple[str, ...],
+    exchange: Exchange,
 ) -> SalesmanagoError:
     """Timeouts and broken connections are transient; a malformed URL is not."""
     if isinstance(exc, requests.Timeout):
-        return SalesmanagoError(
-            f"Salesmanago did not answer within {timeout:g} s", permanent=False
-        )
+        message = f"Salesmanago did not answer within {timeout:g} s"
+        return SalesmanagoError(message, permanent=False, exchange=exchange)
     config = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)
     config += (requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)
     detail = _scrub(str(exc), hidden)[:500]
     if isinstance(exc, config):
-        return SalesmanagoError(
-            f"Invalid Salesmanago request: {detail}", permanent=True
-        )
-    return SalesmanagoError(f"Cannot reach Salesmanago: {detail}", permanent=False)
+        message = f"Invalid Salesmanago request: {detail}"
+        return SalesmanagoError(message, permanent=True, exchange=exchange)
+    message = f"Cannot reach Salesmanago: {detail}"
+    return SalesmanagoError(message, permanent=False, exchange=exchange)
 
 
 def retry_after_seconds(value: str | None) -> float | None:

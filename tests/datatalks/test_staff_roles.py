@@ -39,7 +39,9 @@ MAPPING_PAGES = {
 ONBOARDING_PAGES = {
     **MAPPING_PAGES,
     "integrations_salesmanagoaccount": lambda: SalesmanagoAccount.objects.get(),
-    "ingestion_apicredential": lambda: ApiCredential.objects.get(),
+    "ingestion_apicredential": lambda: ApiCredential.objects.get(
+        description="existing"
+    ),
 }
 RECORD_PAGES = {
     "ingestion_requestlog": lambda: RequestLog.objects.first(),
@@ -207,7 +209,7 @@ def test_support_cannot_reach_credentials_or_accounts(world, as_role):
     for name in ("ingestion_apicredential", "integrations_salesmanagoaccount"):
         assert client.get(admin_url(name, "changelist")).status_code == 403, name
         assert client.get(admin_url(name, "add")).status_code == 403, name
-    credential = ApiCredential.objects.get()
+    credential = ApiCredential.objects.get(description="existing")
     response = client.post(
         admin_url("ingestion_apicredential", "changelist"),
         {"_selected_action": [credential.pk], "action": "deactivate", "index": "0"},
@@ -297,7 +299,7 @@ def test_a_user_who_may_only_view_keys_cannot_deactivate_them(
     client.force_login(viewer)
     url = admin_url("ingestion_apicredential", "changelist")
     assert "deactivate" not in action_names(client.get(url).content.decode())
-    credential = ApiCredential.objects.get()
+    credential = ApiCredential.objects.get(description="existing")
     client.post(
         url, {"_selected_action": [credential.pk], "action": "deactivate", "index": "0"}
     )

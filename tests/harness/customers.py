@@ -1,7 +1,10 @@
-"""Customers and callers made for a test."""
+"""Customers, callers and signing clients made for a test."""
 
 from ingestion.caller import ApiCaller
+from ingestion.credentials import credential_create
 from mappings.models import Category, Customer, DataPointType, FieldMapping, GroupKey
+
+from .signing import SignedClient
 
 
 def caller_for(customer, environment="production", key="DTTESTKEY00000000001"):
@@ -26,3 +29,11 @@ def make_customer(slug: str) -> Customer:
     person.active = True
     person.save()
     return customer
+
+
+def signed_client(customer: Customer, environment: str = "production") -> SignedClient:
+    """A test client signing with a new key of ``customer`` in ``environment``."""
+    credential, secret = credential_create(
+        customer=customer, environment=environment, description="tests"
+    )
+    return SignedClient(credential.access_key_id, secret)

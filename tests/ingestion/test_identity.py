@@ -22,7 +22,7 @@ def ingest(customer, body, category="profile", environment="production", version
         category=category,
         version=version,
         body=body,
-    )
+    ).datatalks_id
 
 
 def person(customer_id=12345, **data):

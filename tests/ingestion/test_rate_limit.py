@@ -1,20 +1,16 @@
 """Per-key rate limiting in Redis: 429 in the envelope with Retry-After; fails open."""
 
 import logging
-import uuid
 
 import pytest
-from rest_framework.test import APIClient
 
 from ingestion import examples, throttling
-from tests.harness.customers import caller_for
+from tests.harness.customers import signed_client
 
 
-def client_with_key(customer, key=None):
-    client = APIClient()
-    key = key or ("DT" + uuid.uuid4().hex[:18].upper())
-    client.force_authenticate(user=caller_for(customer, key=key))
-    return client
+def client_with_key(customer):
+    """A client signing with a new key of the customer's, so its count starts at 0."""
+    return signed_client(customer)
 
 
 @pytest.fixture(autouse=True)

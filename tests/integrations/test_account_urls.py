@@ -214,7 +214,7 @@ def test_the_client_connects_to_the_address_it_checked_with_tls_for_the_name(
     certificate against the name."""
     resolve = answering("127.0.0.1")
     policy = AddressPolicy(SALESMANAGO, allow_loopback=True, resolve=resolve)
-    [result] = tls_client(tls_sandbox, policy).upsert_contacts(CONTACT)
+    [result] = tls_client(tls_sandbox, policy).upsert_contacts(CONTACT).results
     assert result.ok
     assert tls_sandbox[0].state()["received"]["contacts"] == 1
     assert resolve.calls == ["app3.salesmanago.com"]  # once, for the connection
@@ -229,7 +229,7 @@ def test_a_second_answer_of_the_resolver_is_never_used(tls_sandbox):
         return [(socket.AF_INET, 1, 6, "", (a, port)) for a in next(answers)]
 
     policy = AddressPolicy(SALESMANAGO, allow_loopback=True, resolve=rebinding)
-    [result] = tls_client(tls_sandbox, policy).upsert_contacts(CONTACT)
+    [result] = tls_client(tls_sandbox, policy).upsert_contacts(CONTACT).results
     assert result.ok
     assert tls_sandbox[0].state()["received"]["contacts"] == 1
 
@@ -242,7 +242,7 @@ def test_a_name_resolving_to_a_private_address_is_never_connected(tls_sandbox, a
         client.upsert_contacts(CONTACT)
     assert refused.value.permanent
     assert tls_sandbox[0].state()["received"]["contacts"] == 0
-    assert client.last_exchange["response"] == "refused"
+    assert refused.value.exchange.response == "refused"
 
 
 def test_the_sandbox_on_loopback_is_refused_without_the_setting(sandbox):
@@ -259,7 +259,7 @@ def test_a_proxy_in_the_environment_is_not_used(tls_sandbox, monkeypatch):
     policy = AddressPolicy(
         SALESMANAGO, allow_loopback=True, resolve=answering("127.0.0.1")
     )
-    [result] = tls_client(tls_sandbox, policy).upsert_contacts(CONTACT)
+    [result] = tls_client(tls_sandbox, policy).upsert_contacts(CONTACT).results
     assert result.ok
 
 

@@ -32,7 +32,7 @@ def ingest(account, **data):
     account.customer.refresh_from_db()
     return datapoint_ingest(
         caller=caller_for(account.customer), category="profile", version="v2", body=body
-    )
+    ).datatalks_id
 
 
 def test_only_the_latest_revision_is_sent(account, sandbox):

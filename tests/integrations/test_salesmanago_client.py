@@ -1,5 +1,6 @@
 """The Salesmanago client against the sandbox over real HTTP on loopback."""
 
+import dataclasses
 import json
 import socket
 import time
@@ -151,7 +152,7 @@ def test_upsert_contacts_stores_mapped_fields_and_maps_ids_back(
         ),
         contact("bo@example.com", contact={"name": "Bo"}),
     ]
-    results = sandbox_client.upsert_contacts(items)
+    results = sandbox_client.upsert_contacts(items).results
     stored = {c["email"]: c for c in sandbox.state()["contacts"]}
     assert [r.ok for r in results] == [True, True]
     assert results[0].remote_id == stored["Anna@Example.com"]["contactId"]
@@ -168,10 +169,10 @@ def test_upsert_contacts_stores_mapped_fields_and_maps_ids_back(
 
 
 def test_upsert_contacts_again_updates_the_same_contact(sandbox, sandbox_client):
-    first = sandbox_client.upsert_contacts([contact("a@example.com")])
+    first = sandbox_client.upsert_contacts([contact("a@example.com")]).results
     again = sandbox_client.upsert_contacts(
         [contact("A@EXAMPLE.COM", contact={"name": "A"})]
-    )
+    ).results
     assert again[0].remote_id == first[0].remote_id
     assert len(sandbox.state()["contacts"]) == 1
     assert sandbox.state()["received"]["contacts"] == 2
@@ -184,7 +185,7 @@ def test_invalid_contact_fails_only_its_own_item(sandbox, sandbox_client):
             contact("mma a@gma.com"),
             contact("ok2@example.com"),
         ]
-    )
+    ).results
     assert [r.ok for r in results] == [True, False, True]
     assert results[1].permanent is True
     assert results[1].remote_id is None
@@ -200,13 +201,12 @@ def test_contact_batches_outside_1_to_1000_are_refused_before_sending(
     with pytest.raises(ValueError, match="1 to 1000"):
         sandbox_client.upsert_contacts([contact(f"c{i}@x.com") for i in range(count)])
     assert sandbox.state()["calls"] == {}
-    assert sandbox_client.last_exchange is None
 
 
 def test_a_full_batch_of_1000_contacts_is_accepted(sandbox, sandbox_client):
     results = sandbox_client.upsert_contacts(
         [contact(f"c{i}@x.com") for i in range(MAX_CONTACTS)]
-    )
+    ).results
     assert all(r.ok for r in results)
     assert len({r.remote_id for r in results}) == MAX_CONTACTS
 
@@ -217,12 +217,16 @@ def test_a_full_batch_of_1000_contacts_is_accepted(sandbox, sandbox_client):
 def test_events_batch_with_unknown_contact_fails_only_that_item(
     sandbox, sandbox_client
 ):
-    known = sandbox_client.upsert_contacts([contact("anna@example.com")])[0].remote_id
+    known = (
+        sandbox_client.upsert_contacts([contact("anna@example.com")])
+        .results[0]
+        .remote_id
+    )
     results = sandbox_client.add_events([
         event("E1", email="anna@example.com"),
         event("E2", email="nobody@example.com"),
         event("E3", contactId=known),
-    ])  # fmt: skip
+    ]).results  # fmt: skip
     assert [r.ok for r in results] == [True, False, True]
     assert results[1].permanent is True
     assert "nobody@example.com" in results[1].message
@@ -236,7 +240,7 @@ def test_events_are_stored_with_their_fields(sandbox, sandbox_client):
     sandbox_client.upsert_contacts([contact("anna@example.com")])
     item = event("ORDER-1", email="anna@example.com")
     item["contactEvent"].update(detail1="card", detail2="paid", description="Shoes")
-    assert sandbox_client.add_events([item])[0].ok
+    assert sandbox_client.add_events([item]).results[0].ok
     stored = sandbox.state()["events"][0]
     expected = {**item["contactEvent"], "email": "anna@example.com"}
     assert {k: stored[k] for k in expected} == expected
@@ -246,7 +250,9 @@ def test_invalid_event_fails_only_its_own_item(sandbox, sandbox_client):
     sandbox_client.upsert_contacts([contact("anna@example.com")])
     bad = event("E2", email="anna@example.com")
     bad["contactEvent"]["contactExtEventType"] = "BIRTHDAY_PARTY"
-    results = sandbox_client.add_events([event("E1", email="anna@example.com"), bad])
+    results = sandbox_client.add_events(
+        [event("E1", email="anna@example.com"), bad]
+    ).results
     assert [r.ok for r in results] == [True, False]
     assert "contactExtEventType" in results[1].message
 
@@ -268,7 +274,7 @@ def test_upsert_products_stores_them_in_the_catalog(sandbox, sandbox_client):
         product("SKU-1", price=29.99, categories=["Shoes", "Running"]),
         product("SKU-2", customDetails={"detail1": "leather"}),
     ]
-    results = sandbox_client.upsert_products(DEMO_CATALOG_ID, items)
+    results = sandbox_client.upsert_products(DEMO_CATALOG_ID, items).results
     assert [(r.ok, r.remote_id) for r in results] == [(True, "SKU-1"), (True, "SKU-2")]
     stored = {p["productId"]: p for p in sandbox.state()["products"]}
     assert stored["SKU-1"]["catalogId"] == DEMO_CATALOG_ID
@@ -282,19 +288,19 @@ def test_product_without_name_fails_alone_and_the_rest_can_be_resent(
 ):
     good, nameless = product("SKU-1"), product("SKU-2")
     del nameless["name"]
-    results = sandbox_client.upsert_products(DEMO_CATALOG_ID, [good, nameless])
+    results = sandbox_client.upsert_products(DEMO_CATALOG_ID, [good, nameless]).results
     assert results[1].ok is False and results[1].permanent is True
     assert results[1].message.startswith("products[1].name|")
     # The 400 rejected the request as a whole, so the good product is worth resending.
     assert results[0].ok is False and results[0].permanent is False
     assert sandbox.state()["products"] == []
-    assert sandbox_client.upsert_products(DEMO_CATALOG_ID, [good])[0].ok
+    assert sandbox_client.upsert_products(DEMO_CATALOG_ID, [good]).results[0].ok
 
 
 def test_trimmed_product_is_a_warning_not_a_failure(sandbox, sandbox_client):
     results = sandbox_client.upsert_products(
         DEMO_CATALOG_ID, [product("SKU-1", description="x" * 3000)]
-    )
+    ).results
     assert results[0].ok
     assert len(sandbox.state()["products"][0]["description"]) == 2048
 
@@ -370,8 +376,8 @@ def test_timeout_is_transient_and_the_next_call_succeeds(sandbox):
     assert time.monotonic() - started < 1.9
     assert (error.permanent, error.status) == (False, None)
     assert "0.5 s" in error.message
-    assert client.last_exchange["status"] is None
-    assert client.upsert_contacts([contact("a@example.com")])[0].ok
+    assert error.exchange.status is None
+    assert client.upsert_contacts([contact("a@example.com")]).results[0].ok
 
 
 def test_dropped_connection_is_transient(sandbox, sandbox_client):
@@ -398,10 +404,10 @@ def test_http_404_is_permanent(sandbox):
 
 def test_faults_apply_only_to_the_paths_named(sandbox, sandbox_client):
     sandbox.fail_next("503", count=2, paths=["/v3/"])
-    assert sandbox_client.upsert_contacts([contact("a@example.com")])[0].ok
+    assert sandbox_client.upsert_contacts([contact("a@example.com")]).results[0].ok
     for _ in range(2):
         failure(sandbox_client.upsert_products, DEMO_CATALOG_ID, [product("S")])
-    assert sandbox_client.upsert_products(DEMO_CATALOG_ID, [product("S")])[0].ok
+    assert sandbox_client.upsert_products(DEMO_CATALOG_ID, [product("S")]).results[0].ok
 
 
 def test_retry_after_accepts_seconds_and_http_dates():
@@ -418,44 +424,43 @@ def test_retry_after_accepts_seconds_and_http_dates():
 # -- secrets -------------------------------------------------------------------------------
 
 
-def test_last_exchange_keeps_the_request_without_credentials(sandbox):
+def test_the_exchange_keeps_the_request_without_credentials(sandbox):
     session = RecordingSession()
     client = SalesmanagoClient(sandbox_credentials(sandbox.url), session=session)
-    client.upsert_contacts([contact("a@example.com")])
+    exchange = client.upsert_contacts([contact("a@example.com")]).exchange
     sent = json.loads(session.sent[0].body)
-    exchange = client.last_exchange
-    assert exchange["method"] == "POST"
-    assert exchange["url"] == sandbox.url + "/api/contact/batchupsert"
-    assert exchange["status"] == 200
-    assert exchange["elapsed_ms"] > 0
-    assert json.loads(exchange["response"])["success"] is True
-    request = json.loads(exchange["request"])
+    assert exchange.method == "POST"
+    assert exchange.url == sandbox.url + "/api/contact/batchupsert"
+    assert exchange.status == 200
+    assert exchange.elapsed_ms > 0
+    assert json.loads(exchange.response)["success"] is True
+    request = json.loads(exchange.request)
     assert request["clientId"] == "demo-client"
     assert request["upsertDetails"] == [contact("a@example.com")]
     assert not {"apiKey", "sha", "apiSecret"} & set(request)
-    text = json.dumps(exchange)
+    text = json.dumps(dataclasses.asdict(exchange))
     for secret in (DEMO_API_SECRET, sent["apiKey"], sent["sha"]):
         assert secret not in text
 
 
-def test_v3_key_never_reaches_last_exchange(sandbox, sandbox_client):
-    sandbox_client.upsert_products(DEMO_CATALOG_ID, [product("S")])
-    assert DEMO_V3_API_KEY not in json.dumps(sandbox_client.last_exchange)
+def test_v3_key_never_reaches_the_exchange(sandbox, sandbox_client):
+    sent = sandbox_client.upsert_products(DEMO_CATALOG_ID, [product("S")])
+    assert DEMO_V3_API_KEY not in json.dumps(dataclasses.asdict(sent.exchange))
 
 
 def test_secrets_echoed_by_the_server_are_scrubbed(sandbox, sandbox_client):
     sandbox.fail_next("success_false", message=f"bad secret {DEMO_API_SECRET}")
     error = failure(sandbox_client.upsert_contacts, [contact("a@example.com")])
     assert DEMO_API_SECRET not in str(error)
-    assert DEMO_API_SECRET not in json.dumps(sandbox_client.last_exchange)
+    assert DEMO_API_SECRET not in json.dumps(dataclasses.asdict(error.exchange))
     assert "[redacted]" in error.message
 
 
-def test_last_exchange_is_truncated(sandbox_client):
+def test_the_exchange_is_truncated(sandbox_client):
     items = [contact(f"someone-{i}@example.com") for i in range(300)]
-    sandbox_client.upsert_contacts(items)
-    assert len(sandbox_client.last_exchange["request"]) == 4000
-    assert len(sandbox_client.last_exchange["response"]) == 1000
+    exchange = sandbox_client.upsert_contacts(items).exchange
+    assert len(exchange.request) == 4000
+    assert len(exchange.response) == 1000
 
 
 def test_credentials_repr_hides_secrets():

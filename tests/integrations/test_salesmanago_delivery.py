@@ -5,7 +5,6 @@ import copy
 from functools import partial
 
 import pytest
-from rest_framework.test import APIClient
 
 from datatalks.celery import app as celery_app
 from ingestion import examples
@@ -14,7 +13,7 @@ from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery, IntegrationMapping, MappingEntry
 from mappings.demo import demo_load
 from mappings.models import DataPointType, FieldMapping
-from tests.harness.customers import caller_for
+from tests.harness.customers import signed_client
 from tests.harness.delivery import PrivateRedis, Worker, use_broker, wait_for
 
 CONTACTS = "/api/contact/batchupsert"
@@ -56,11 +55,8 @@ def start_worker(broker, tmp_path):
         worker.stop()
 
 
-def client_for(account, environment="production") -> APIClient:
-    client = APIClient()
-    account.customer.refresh_from_db()
-    client.force_authenticate(user=caller_for(account.customer, environment))
-    return client
+def client_for(account, environment="production"):
+    return signed_client(account.customer, environment)
 
 
 def person(customer_id: int, email: str) -> dict:

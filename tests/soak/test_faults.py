@@ -13,7 +13,6 @@ import uuid
 
 import pytest
 from django.db import connection
-from rest_framework.test import APIClient
 
 from datatalks.api import UNAVAILABLE
 from ingestion.credentials import credential_create
@@ -28,7 +27,7 @@ from integrations.salesmanago.sandbox import (
     SandboxServer,
 )
 from mappings.demo import demo_load
-from tests.harness.customers import caller_for
+from tests.harness.customers import signed_client
 from tests.harness.delivery import PrivateRedis, Worker, wait_for
 from tests.harness.faults import (
     Gunicorn,
@@ -529,8 +528,7 @@ def in_flight(sandbox, counted: set) -> dict:
 
 
 def run_worker_kills(account, sandbox, redis, tmp_path, *, pairs, kills, pause, seed):
-    client = APIClient()
-    client.force_authenticate(user=caller_for(account.customer))
+    client = signed_client(account.customer)
     workers = []
 
     def start_worker():

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from ingestion.credentials import credential_create
-from ingestion.models import Environment
-from mappings.models import Customer
+from mappings.models import Customer, Environment
 
 
 class Command(BaseCommand):

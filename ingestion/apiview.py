@@ -1,0 +1,71 @@
+"""The base of every signed API endpoint.
+
+The caller is what authentication returned (``request.user``, an ``ApiCaller``) and
+nothing else; every answer carries its key; and the view writes the request log row
+itself, with what the service returned (``ingestion.request_log``).
+"""
+
+import time
+
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from datatalks.api import envelope
+
+from .caller import ApiCaller
+from .request_log import request_log_write
+from .services import Rejected
+from .validation import Judgement
+
+NOT_JUDGED = Judgement()  # requests that named no type (batches, the schema, refusals)
+
+
+class ApiView(APIView):
+    """A DRF view that answers in the envelope and logs every answer it gives."""
+
+    caller: ApiCaller | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        self.started = time.perf_counter()
+        return super().dispatch(request, *args, **kwargs)
+
+    def perform_authentication(self, request):
+        super().perform_authentication(request)
+        self.caller = request.user
+
+    def envelope(self, *, success: bool, messages: list[str], datatalks_id=None):
+        """The envelope of this request's answer, with the caller's key."""
+        key = self.caller.access_key_id if self.caller else None
+        return envelope(
+            self.request,
+            success=success,
+            messages=messages,
+            datatalks_id=datatalks_id,
+            key=key,
+        )
+
+    def answer(self, body: dict, *, judgement: Judgement = NOT_JUDGED) -> Response:
+        """A 200 with ``body``, logged with what judged it."""
+        response = Response(body)
+        self.log(response, judgement)
+        return response
+
+    def get_exception_handler_context(self):
+        key = self.caller.access_key_id if self.caller else None
+        return {**super().get_exception_handler_context(), "key": key}
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        judgement = exc.judgement if isinstance(exc, Rejected) else NOT_JUDGED
+        self.log(response, judgement)
+        return response
+
+    def log(self, response: Response, judgement: Judgement) -> None:
+        request_log_write(
+            request=self.request,
+            caller=self.caller,
+            status_code=response.status_code,
+            answer=response.data if isinstance(response.data, dict) else {},
+            judgement=judgement,
+            duration_ms=(time.perf_counter() - self.started) * 1000,
+        )
