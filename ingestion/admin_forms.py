@@ -2,7 +2,8 @@
 
 from django import forms
 
-from mappings.models import PATH_OF_CATEGORY, Customer, Environment
+from mappings.categories import PATH_OF_CATEGORY
+from mappings.models import Customer, Environment
 
 ENDPOINTS = [
     (f"{version}/{path}", f"POST /{version}/{path}")

@@ -15,7 +15,8 @@ from rest_framework.exceptions import ParseError
 from datatalks.api import envelope, error_answer
 from datatalks.errors import ApiError
 from mappings.admin_views import admin_page
-from mappings.models import CATEGORY_OF_PATH, PATH_OF_CATEGORY, Customer, DataPointType
+from mappings.categories import CATEGORY_OF_PATH, PATH_OF_CATEGORY
+from mappings.models import Customer, DataPointType
 from mappings.spec import spec_for_customer
 
 from .admin_forms import TryPayloadForm

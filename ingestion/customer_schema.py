@@ -8,7 +8,8 @@ what the API accepts, and they change with the mapping (its version is in them).
 import datetime as dt
 from typing import Any
 
-from mappings.models import PATH_OF_CATEGORY, Customer, DataPointType
+from mappings.categories import PATH_OF_CATEGORY
+from mappings.models import Customer, DataPointType
 from mappings.spec import CustomerSpec, FieldSpec, TypeSpec, spec_for_customer
 from mappings.types import DataType, boolean_words, datetime_pattern
 

@@ -2,7 +2,7 @@
 docs and the tests. The reference shows ``"datatalksId": "xxxxxxxx-..."`` as a
 placeholder for an optional id; it is left out here because it is not a UUID."""
 
-from mappings.models import PATH_OF_CATEGORY, Category
+from mappings.categories import PATH_OF_CATEGORY, Category
 
 PROFILE = {
     "type": "person",

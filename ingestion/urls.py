@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mappings.models import PATH_OF_CATEGORY
+from mappings.categories import PATH_OF_CATEGORY
 
 from .schema_views import CustomerSchemaView
 from .views import batch_view, ingest_view

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from mappings.models import PATH_OF_CATEGORY
+from mappings.categories import PATH_OF_CATEGORY
 from mappings.spec import CustomerSpec, FieldSpec, TypeSpec
 from mappings.types import EMPTY_STRING_ALLOWED, Invalid, article
 

@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import extend_schema
 
-from mappings.models import CATEGORY_OF_PATH
+from mappings.categories import CATEGORY_OF_PATH
 
 from . import schema
 from .apiview import ApiView

@@ -6,26 +6,12 @@ from django.db import models
 from django.db.models import F, Q
 
 from . import types
+from .categories import Category
 
 identifier_validator = RegexValidator(
     r"^[A-Za-z_][A-Za-z0-9_\-]*$",
     "Use letters, digits, '_' and '-', starting with a letter or '_'.",
 )
-
-
-class Category(models.TextChoices):
-    PROFILE = "profile", "Profile"
-    EVENT = "event", "Event"
-    INVENTORY = "inventory", "Inventory"
-
-
-# The path of each category's endpoints (POST /v2/profiles, /v3/events/batch ...).
-PATH_OF_CATEGORY = {
-    Category.PROFILE: "profiles",
-    Category.EVENT: "events",
-    Category.INVENTORY: "inventory",
-}
-CATEGORY_OF_PATH = {path: category for category, path in PATH_OF_CATEGORY.items()}
 
 
 class Environment(models.TextChoices):
