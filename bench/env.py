@@ -100,6 +100,10 @@ class BenchEnv:
             "SALESMANAGO_ALLOW_LOOPBACK": "true",
             # The bench measures the limiter's cost, not its limit.
             "DATATALKS_RATE_LIMIT_PER_MINUTE": "1000000000",
+            # The files phase: uploads in the run's own directory, processed by a
+            # worker of the files queue only (bench/files.py).
+            "DATATALKS_FILES_DIR": str(self.work / "files"),
+            "DATATALKS_FILE_QUEUE": "files",
             "PYTHONPATH": str(self.root),
         }
 
@@ -151,13 +155,16 @@ class BenchEnv:
         _wait_for_http(url + "/bench/bare", process=self.server)
         return url
 
-    def start_worker(self, *, concurrency: int):
-        """Starts a Celery worker (no beat) against the bench's database and broker."""
+    def start_worker(self, *, concurrency: int, queue: str = "celery"):
+        """Starts a Celery worker (no beat) against the bench's database and broker,
+        serving one queue."""
         args = [
-            self.python, "-m", "celery", "-A", "datatalks", "worker",
+            self.python, "-m", "celery", "-A", "datatalks", "worker", "-Q", queue,
             "--concurrency", str(concurrency), "--loglevel", "WARNING",
         ]  # fmt: skip
-        worker = self.children.start(args, log=self.work / "worker.log", cwd=self.root)
+        worker = self.children.start(
+            args, log=self.work / f"worker-{queue}.log", cwd=self.root
+        )
         _wait_for_worker(worker)
         return worker
 

@@ -4,6 +4,8 @@ import json
 import operator
 from pathlib import Path
 
+from bench.files import file_lines
+
 # (key in the figures, what it is, comparison, budget)
 BUDGETS = [
     ("single_vs_bare", "single-item ingest / bare DRF (req/s ratio)", ">=", 0.30),
@@ -43,6 +45,8 @@ def table(results: dict) -> str:
     lines += ["", *_sync_lines(results.get("sync"))]
     lines += ["", *_query_lines(results.get("queries"))]
     lines += ["", *_profile_lines(results.get("profile"))]
+    batch = results["phases"].get("batch ingest, 1,000 items", {}).get("items_per_s")
+    lines += ["", *file_lines(results.get("files"), batch)]
     lines += ["", *_cpu_lines(results.get("figures", {}))]
     lines += ["", "Budgets (issue 11)"]
     for check in results["budgets"]:

@@ -10,6 +10,7 @@ and the database are cleaned up at the end, also on Ctrl-C or failure.
 """
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import phases  # noqa: E402 (needs ROOT on sys.path)
+from bench import files, phases, pool  # noqa: E402 (needs ROOT on sys.path)
 from bench.env import BenchEnv, missing_tools  # noqa: E402
 from bench.report import budget_checks, table, write_json  # noqa: E402
 
@@ -44,6 +45,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--server", help="skip the worker comparison, e.g. sync:3 or gthread:2x4"
     )
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy")
+    parser.add_argument(
+        "--file-rows", type=int, help="rows of the files phase (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--only-files", action="store_true", help="run the files phase alone"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
@@ -69,10 +76,24 @@ def main(argv=None) -> int:
         return 130
     finally:
         env.cleanup()
-    write_json(results, args.output)
-    print(table(results))
+    if args.only_files:
+        write_json(_merged(args.output, results), args.output)
+        print("\n".join(files.file_lines(results["files"], None)))
+    else:
+        write_json(results, args.output)
+        print(table(results))
     print(f"\nwritten to {args.output}")
     return 0
+
+
+def _merged(path: Path, files_only: dict) -> dict:
+    """The last full run's results with this files-only run beside them."""
+    try:
+        results = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        results = {}
+    results["files_only"] = files_only
+    return results
 
 
 def _interrupt(signum, frame):
@@ -83,13 +104,21 @@ def run(env: BenchEnv, args) -> dict:
     started = time.monotonic()
     load_before = [round(x, 2) for x in os.getloadavg()]
     env.prepare()
+    if args.only_files:
+        return _files_only(env, args, started, load_before)
     bench = phases.Phases(env, duration=args.duration, quick=args.quick)
     server = bench.choose_server(args.server)
     results_phases = bench.load_phases()
     profile = None if args.no_profile else bench.profile()
     sync = bench.sync()
     queries = bench.count_queries()
+    # Last: it adds a million data points and their outbox rows.
+    files_result = _files(env, args, bench.url)
     figures = phases.figures(results_phases, sync, queries)
+    figures["files_rows_per_s"] = files_result["rows_per_s"]
+    figures["files_worker_peak_rss_mb"] = files_result["memory"]["worker"].get(
+        "peak_rss_mb"
+    )
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": env.git("rev-parse", "HEAD"),
@@ -109,9 +138,29 @@ def run(env: BenchEnv, args) -> dict:
         "figures": figures,
         "budgets": budget_checks(figures),
         "profile": profile,
+        "files": files_result,
         "run_seconds": round(time.monotonic() - started, 1),
     }
     return results
+
+
+def _files(env: BenchEnv, args, url: str) -> dict:
+    rows = args.file_rows or (files.QUICK_ROWS if args.quick else files.FILE_ROWS)
+    return files.FilesPhase(env, url, rows=rows, scope=pool.scope()).run()
+
+
+def _files_only(env: BenchEnv, args, started: float, load_before) -> dict:
+    """`--only-files`: the files phase alone, on gunicorn sync:3, in results.json
+    under "files_only" so a full run's figures are kept."""
+    url = env.start_server("sync", 3, 1)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": env.git("rev-parse", "HEAD"),
+        "note": args.note,
+        "machine": {"cores": os.cpu_count(), "load_before": load_before},
+        "files": _files(env, args, url),
+        "run_seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def _cpu_model() -> str:

@@ -9,7 +9,7 @@ import math
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -78,6 +78,8 @@ def error_answer(exc) -> tuple[int, list[str], dict]:
         return 429, [f"{exc.detail} Retry after {wait} s."], {"Retry-After": str(wait)}
     if isinstance(exc, drf.APIException):
         return exc.status_code, _detail_messages(exc.detail), {}
+    if isinstance(exc, Http404):  # DRF's answer to an unknown ?format=
+        return 404, ["Not found."], {}
     if isinstance(exc, RequestDataTooBig):
         return 413, [str(exc) or "The request body is too large."], {}
     if isinstance(exc, (OperationalError, InterfaceError)):

@@ -21,3 +21,13 @@ class Forbidden(ApiError):
 
 class NotFound(ApiError):
     status_code = 404
+
+
+class UnsupportedFormat(ApiError):
+    """A body in a format the endpoint does not read."""
+
+    status_code = 415
+
+
+class TooLarge(ApiError):
+    status_code = 413

@@ -31,6 +31,7 @@ _RECORDS = {
     "ingestion.secondaryidentifier": _VIEW,
     "ingestion.identitycollision": _VIEW,
     "integrations.delivery": _VIEW,
+    "ingestion.fileupload": _VIEW,
 }
 
 ROLES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -45,6 +46,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "integrations.mappingentry": _EDIT_ROWS,
         "ingestion.apicredential": _EDIT,
         **_RECORDS,
+        # Uploading a file for a customer is ingesting it, as the customer's key would.
+        "ingestion.fileupload": ("add", "view"),
     },
     SUPPORT: {
         "mappings.customer": _VIEW,

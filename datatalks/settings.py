@@ -190,6 +190,67 @@ DATATALKS_RATE_LIMIT_PER_MINUTE = env_int(
     "DATATALKS_RATE_LIMIT_PER_MINUTE", 120_000, minimum=1
 )
 
+# Files of data points (POST /v3/files/..., docs/files.md). The body is streamed to the
+# "files" storage: var/files by default, an S3-compatible bucket when one is named, so
+# web nodes and workers on different machines share uploads.
+DATATALKS_FILE_MAX_BYTES = env_int(
+    "DATATALKS_FILE_MAX_BYTES", 200 * 1024 * 1024, minimum=1024
+)
+# Rows per chunk: each chunk is one transaction with its progress (at most a batch).
+DATATALKS_FILE_CHUNK_ROWS = min(
+    env_int("DATATALKS_FILE_CHUNK_ROWS", 1000, minimum=1), DATATALKS_BATCH_MAX_ITEMS
+)
+# A task works on a file this long, then queues the rest, so files share the workers.
+DATATALKS_FILE_SLICE_SECONDS = env_int("DATATALKS_FILE_SLICE_SECONDS", 60, minimum=1)
+# A file in processing whose progress is older than this lost its worker: queued again.
+DATATALKS_FILE_STUCK_SECONDS = env_int("DATATALKS_FILE_STUCK_SECONDS", 300, minimum=2)
+DATATALKS_FILE_SWEEP_SECONDS = env_int("DATATALKS_FILE_SWEEP_SECONDS", 60, minimum=1)
+# Uploaded files and their rejected rows are deleted this many days after upload.
+DATATALKS_FILE_RETENTION_DAYS = env_int("DATATALKS_FILE_RETENTION_DAYS", 30, minimum=1)
+# XLSX guards: a workbook is a ZIP archive, so a small upload can unpack to gigabytes.
+DATATALKS_FILE_XLSX_MAX_UNPACKED_BYTES = env_int(
+    "DATATALKS_FILE_XLSX_MAX_UNPACKED_BYTES", 1024**3, minimum=1024
+)
+DATATALKS_FILE_XLSX_MAX_RATIO = env_int("DATATALKS_FILE_XLSX_MAX_RATIO", 200, minimum=1)
+DATATALKS_FILE_MAX_COLUMNS = env_int("DATATALKS_FILE_MAX_COLUMNS", 1000, minimum=1)
+# The Celery queue of file processing: "celery" (the default queue), or a queue of its
+# own served by dedicated workers (celery worker -Q files), so that a large upload
+# never delays deliveries.
+DATATALKS_FILE_QUEUE = env_str("DATATALKS_FILE_QUEUE", "celery")
+CELERY_TASK_ROUTES = {
+    "ingestion.tasks.file_process_task": {"queue": DATATALKS_FILE_QUEUE}
+}
+DATATALKS_FILES_S3_BUCKET = env_str("DATATALKS_FILES_S3_BUCKET", "")
+if DATATALKS_FILES_S3_BUCKET:
+    _s3_options = {
+        "bucket_name": DATATALKS_FILES_S3_BUCKET,
+        "location": env_str("DATATALKS_FILES_S3_PREFIX", "files"),
+        "endpoint_url": env_str("DATATALKS_FILES_S3_ENDPOINT_URL", "") or None,
+        "region_name": env_str("DATATALKS_FILES_S3_REGION", "") or None,
+        # Unset: boto3's own chain (AWS_ACCESS_KEY_ID..., an instance role).
+        "access_key": env_str("DATATALKS_FILES_S3_ACCESS_KEY_ID", "") or None,
+        "secret_key": env_str("DATATALKS_FILES_S3_SECRET_ACCESS_KEY", "") or None,
+        "file_overwrite": True,  # names are new UUIDs: no existence check
+        "default_acl": None,
+        # A file being read spills to a temporary file past 1 MiB (0 would keep the
+        # whole object in memory), so a worker's memory stays flat.
+        "max_memory_size": 1024 * 1024,
+    }
+    # An upload streams in as it is received, so it is sent in 8 MiB parts; two at a
+    # time keeps a web process's memory at a few parts, not a whole file.
+    from boto3.s3.transfer import TransferConfig
+
+    _s3_options["transfer_config"] = TransferConfig(max_concurrency=2)
+    STORAGES["files"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": _s3_options,
+    }
+else:
+    STORAGES["files"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env_str("DATATALKS_FILES_DIR", str(VAR_DIR / "files"))},
+    }
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -270,5 +331,9 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deliveries": {
         "task": "integrations.tasks.deliveries_sweep_task",
         "schedule": float(DELIVERY_SWEEP_SECONDS),
-    }
+    },
+    "sweep-files": {
+        "task": "ingestion.tasks.files_sweep_task",
+        "schedule": float(DATATALKS_FILE_SWEEP_SECONDS),
+    },
 }

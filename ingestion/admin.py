@@ -14,9 +14,11 @@ from mappings.models import Customer
 
 from . import admin_views
 from .credentials import credential_create, credential_deactivate
+from .files.admin import FileUploadAdmin
 from .models import (
     ApiCredential,
     DataPoint,
+    FileUpload,
     IdentityCollision,
     RequestLog,
     SecondaryIdentifier,
@@ -218,3 +220,6 @@ class IdentityCollisionAdmin(ReadOnlyAdmin):
     search_fields = ["value", "=request_id", "=owner__id", "=claimant__id"]
     list_select_related = ["customer", "owner", "claimant"]
     date_hierarchy = "created_at"
+
+
+admin.site.register(FileUpload, FileUploadAdmin)

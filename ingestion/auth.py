@@ -6,6 +6,7 @@ finds the key, and hands the views an ``ApiCaller``. Refusals are 403s in the en
 """
 
 import logging
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from . import sigv4
 from .caller import ApiCaller
 from .credentials import credential_for_access_key, credential_mark_used
+from .files.receiving import ReceivedFile, file_discard
 from .models import ApiCredential
 from .sigv4 import SigV4Error
 
@@ -34,8 +36,17 @@ class SigV4Authentication(BaseAuthentication):
     """
 
     def authenticate(self, request):
+        django_request = request._request
+        # HttpRequest.body caches the bytes, so DRF's parsers can still read them.
+        return self.verified(
+            request, body_sha256=lambda: sigv4.sha256_hex(django_request.body)
+        )
+
+    def verified(self, request, *, body_sha256: Callable[[], str]):
+        """(caller, credential) for a request whose signature holds."""
+        django_request = request._request
         try:
-            credential = authenticate_request(request._request)
+            credential = authenticate_request(django_request, body_sha256=body_sha256)
         except SigV4Error as exc:
             logger.info("request refused: %s", exc)
             raise AuthenticationFailed(str(exc)) from None
@@ -50,8 +61,35 @@ class SigV4Authentication(BaseAuthentication):
         return sigv4.ALGORITHM
 
 
-def authenticate_request(request: HttpRequest) -> ApiCredential:
-    """The active credential that signed this request; raises ``SigV4Error`` if none."""
+class SigV4FileAuthentication(SigV4Authentication):
+    """File uploads: the view's parser streams the body to storage while hashing it,
+    and the signature is checked against that hash. A refused upload is deleted."""
+
+    def authenticate(self, request):
+        received: list[ReceivedFile] = []
+
+        def body_sha256() -> str:
+            data = request.data  # the parser stores the body as it reads it
+            if not isinstance(data, ReceivedFile):
+                return sigv4.sha256_hex(b"")
+            received.append(data)
+            return data.sha256
+
+        try:
+            return self.verified(request, body_sha256=body_sha256)
+        except AuthenticationFailed:
+            for item in received:
+                file_discard(item)
+            raise
+
+
+def authenticate_request(
+    request: HttpRequest, *, body_sha256: Callable[[], str]
+) -> ApiCredential:
+    """The active credential that signed this request; raises ``SigV4Error`` if none.
+
+    ``body_sha256`` reads the body (if it must) and returns its SHA-256 in hex.
+    """
     parts = _claimed(request)
     sigv4.check_signed_headers(parts)
     sigv4.check_scope(
@@ -64,9 +102,8 @@ def authenticate_request(request: HttpRequest) -> ApiCredential:
     credential = credential_for_access_key(parts.access_key_id)
     if credential is None:
         raise SigV4Error(sigv4.INVALID_TOKEN)
-    if not sigv4.verify(
-        parts, _facts(request, parts), secret=credential.secret_access_key
-    ):
+    facts = _facts(request, parts, _payload_hash(request, body_sha256))
+    if not sigv4.verify(parts, facts, secret=credential.secret_access_key):
         raise SigV4Error(sigv4.SIGNATURE_MISMATCH)
     credential_mark_used(credential=credential, now=now)
     return credential
@@ -92,13 +129,15 @@ def _claimed(request: HttpRequest) -> sigv4.SignedParts:
     return sigv4.parse_query_auth(params)
 
 
-def _facts(request: HttpRequest, parts: sigv4.SignedParts) -> sigv4.RequestFacts:
+def _facts(
+    request: HttpRequest, parts: sigv4.SignedParts, payload_hash: str
+) -> sigv4.RequestFacts:
     return sigv4.RequestFacts(
         method=request.method or "",
         raw_path=_raw_path(request),
         raw_query=request.META.get("QUERY_STRING", ""),
         headers={name: _header(request, name) for name in parts.signed_headers},
-        payload_hash=_payload_hash(request),
+        payload_hash=payload_hash,
     )
 
 
@@ -138,9 +177,9 @@ def _first(header_value: str) -> str:
     return header_value.split(",", 1)[0].strip()
 
 
-def _payload_hash(request: HttpRequest) -> str:
-    # HttpRequest.body caches the bytes, so DRF's parsers can still read them.
-    computed = sigv4.sha256_hex(request.body)
+def _payload_hash(request: HttpRequest, body_sha256: Callable[[], str]) -> str:
+    # UNSIGNED-PAYLOAD is refused like any other claim that is not the body's hash.
+    computed = body_sha256()
     claimed = request.META.get("HTTP_X_AMZ_CONTENT_SHA256")
     if claimed is None:
         return computed

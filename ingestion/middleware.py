@@ -12,6 +12,20 @@ from .apiview import NOT_JUDGED, ApiView
 from .request_log import request_log_write
 
 API_PREFIXES = ("/v2/", "/v3/")
+FILES_PREFIX = "/v3/files/"
+
+
+def is_file_upload(request) -> bool:
+    return request.method == "POST" and request.path.startswith(FILES_PREFIX)
+
+
+def body_limit(request) -> int:
+    """The largest body an API request may have, by endpoint (docs/limits.md)."""
+    if is_file_upload(request):
+        return settings.DATATALKS_FILE_MAX_BYTES
+    if request.path.endswith("/batch"):
+        return settings.DATATALKS_BATCH_MAX_BODY_BYTES
+    return settings.DATATALKS_MAX_BODY_BYTES
 
 
 class ApiRequestMiddleware:
@@ -41,15 +55,24 @@ class ApiRequestMiddleware:
         return response
 
     def _too_large(self, request):
+        raw = request.META.get("CONTENT_LENGTH")
         try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
+            length = int(raw or 0)
         except ValueError:
             return envelope_response(request, 400, ["Content-Length is not a number."])
-        limit = (
-            settings.DATATALKS_BATCH_MAX_BODY_BYTES
-            if request.path.endswith("/batch")
-            else settings.DATATALKS_MAX_BODY_BYTES
-        )
+        if is_file_upload(request):
+            if not raw:
+                return envelope_response(
+                    request,
+                    411,
+                    [
+                        "Send the file with a Content-Length header; a body without "
+                        "one (chunked) is not read."
+                    ],
+                )
+            if length == 0:
+                return envelope_response(request, 400, ["The file is empty."])
+        limit = body_limit(request)
         if length > limit:
             return envelope_response(
                 request,

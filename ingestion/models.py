@@ -190,3 +190,102 @@ class RequestLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.method} {self.path} → {self.status_code}"
+
+
+class FileStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class FileFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSONL = "jsonl", "JSON lines"
+    XLSX = "xlsx", "XLSX"
+
+
+class FileUpload(models.Model):
+    """A file of data points sent to POST /v3/files/..., and how far its processing got.
+
+    Progress is written in the same transaction as each chunk's data, so ``position``
+    (the last row number done) is exactly where a new worker resumes.
+    """
+
+    id = models.UUIDField("file id", primary_key=True, default=uuid.uuid4)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    environment = models.CharField(max_length=16, choices=Environment.choices)
+    access_key_id = models.CharField(
+        max_length=20, blank=True, help_text="The key that signed the upload."
+    )
+    uploaded_by = models.CharField(
+        max_length=150, blank=True, help_text="The staff user, for admin uploads."
+    )
+    category = models.CharField(max_length=16)
+    type_name = models.CharField("type", max_length=100)
+    group_key = models.CharField(
+        max_length=100, blank=True, help_text="Empty: the customer's default."
+    )
+    format = models.CharField(max_length=8, choices=FileFormat.choices)
+    storage_name = models.CharField(max_length=300)
+    size = models.BigIntegerField(help_text="Bytes.")
+    sha256 = models.CharField("SHA-256", max_length=64)
+    status = models.CharField(
+        max_length=16, choices=FileStatus.choices, default=FileStatus.QUEUED
+    )
+    failure = models.TextField(blank=True, help_text="Why the file failed as a whole.")
+    position = models.PositiveBigIntegerField(
+        default=0, help_text="The last row number processed: where a worker resumes."
+    )
+    rows_accepted = models.PositiveBigIntegerField(default=0)
+    rows_rejected = models.PositiveBigIntegerField(default=0)
+    progress = models.FloatField(default=0.0, help_text="0 to 1, estimated.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last chunk was committed."
+    )
+    # The task working on the file; a chunk commits only under its own claim.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the stored file was deleted (retention)."
+    )
+
+    class Meta:
+        verbose_name = "file upload"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="file_by_customer"),
+            models.Index(fields=["status", "heartbeat_at"], name="file_by_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type_name} file {self.id}"
+
+    @property
+    def rows_seen(self) -> int:
+        return self.rows_accepted + self.rows_rejected
+
+
+class RejectedRow(models.Model):
+    """One row of a file that was not stored, with every reason, as the API words it."""
+
+    file = models.ForeignKey(
+        FileUpload, on_delete=models.CASCADE, related_name="rejected_rows"
+    )
+    row = models.PositiveBigIntegerField(
+        help_text="The row as a spreadsheet numbers it (the header is row 1), or the "
+        "line number in JSON lines."
+    )
+    hard_id = models.TextField("Hard-ID", blank=True)
+    messages = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["file", "row"]
+        constraints = [
+            models.UniqueConstraint(fields=["file", "row"], name="rejected_row_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"row {self.row}"

@@ -51,7 +51,7 @@ class ApiJSONParser(JSONParser):
             )
         # Both can only arrive as \u escapes: strict JSON refuses raw control
         # characters and UTF-8 decoding refuses encoded surrogates.
-        if "\\u" in text and (where := _unstorable(parsed)):
+        if "\\u" in text and (where := unstorable(parsed)):
             raise ParseError(
                 f"{where}: contains U+0000 or a lone surrogate (U+D800 to U+DFFF), "
                 "which cannot be stored."
@@ -77,7 +77,7 @@ def _depth(value, limit: int) -> int:
     return deepest
 
 
-def _unstorable(value) -> str | None:
+def unstorable(value) -> str | None:
     """The path of the first key or string holding a character that cannot be stored."""
     pending = [(value, "")]
     while pending:

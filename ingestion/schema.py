@@ -160,3 +160,10 @@ class SigV4Scheme(OpenApiAuthenticationExtension):
                 "or Postman's AWS Signature auth."
             ),
         }
+
+
+class SigV4FileScheme(SigV4Scheme):
+    """The same signature for file uploads (the body's SHA-256 is signed too)."""
+
+    target_class = "ingestion.auth.SigV4FileAuthentication"
+    name = "awsSigV4File"

@@ -2,6 +2,7 @@ from django.urls import path
 
 from mappings.categories import PATH_OF_CATEGORY
 
+from .files.views import FileErrorsView, FileView, upload_view
 from .schema_views import CustomerSchemaView
 from .views import batch_view, ingest_view
 
@@ -16,3 +17,12 @@ urlpatterns = [
     for name in CATEGORY_PATHS
 ]
 urlpatterns += [path("v3/schema", CustomerSchemaView.as_view(), name="v3-schema")]
+urlpatterns += [
+    path(f"v3/files/{name}", upload_view(name), name=f"v3-files-{name}")
+    for name in CATEGORY_PATHS
+] + [
+    path("v3/files/<str:file_id>", FileView.as_view(), name="v3-file"),
+    path(
+        "v3/files/<str:file_id>/errors", FileErrorsView.as_view(), name="v3-file-errors"
+    ),
+]

@@ -65,8 +65,8 @@ def validate_body(
     if not isinstance(body, dict):
         return None, ["The body must be a JSON object with type, groupKey and data."]
     errors: list[str] = []
-    type_spec = _check_type(body.get("type"), spec, category, errors)
-    group_key = _check_group_key(body, spec, version, errors)
+    type_spec = check_type(body.get("type"), spec, category, errors)
+    group_key = check_group_key(body, spec, version, errors)
     datatalks_id = _check_datatalks_id(body.get("datatalksId"), errors)
     data = body.get("data")
     values: dict[str, Any] = {}
@@ -84,7 +84,7 @@ def validate_body(
     return IngestRequest(type_spec, group_key, values, datatalks_id), []
 
 
-def _check_type(name: Any, spec: CustomerSpec, category: str, errors: list[str]):
+def check_type(name: Any, spec: CustomerSpec, category: str, errors: list[str]):
     if not isinstance(name, str) or not name:
         errors.append("type: is required (the name of one of your data point types)")
         return None
@@ -101,7 +101,7 @@ def _check_type(name: Any, spec: CustomerSpec, category: str, errors: list[str])
     return type_spec
 
 
-def _check_group_key(body: dict, spec: CustomerSpec, version: str, errors: list[str]):
+def check_group_key(body: dict, spec: CustomerSpec, version: str, errors: list[str]):
     key = body.get("groupKey", body.get("group_key"))
     if key is None:
         if version == "v2":

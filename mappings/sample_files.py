@@ -28,7 +28,7 @@ EXTENSIONS = {
     ".ndjson": "jsonl",
     ".json": "jsonl",
 }
-_BINARY_SIGNATURES = [
+BINARY_SIGNATURES = [
     (b"PK\x03\x04", "a ZIP archive (an XLSX workbook?)"),
     (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) or Office file"),
     (b"%PDF", "a PDF document"),
@@ -91,7 +91,7 @@ def sample_read(*, name: str, data: bytes) -> Sample:
 
 
 def _refuse_binary(data: bytes, what: str) -> None:
-    for signature, label in _BINARY_SIGNATURES:
+    for signature, label in BINARY_SIGNATURES:
         if data.startswith(signature):
             raise SampleError(
                 f"The file is {label}, not {what} text. Upload it with its real "
@@ -124,10 +124,10 @@ def _decode(data: bytes) -> str:
 def _read_csv(data: bytes) -> Sample:
     _refuse_binary(data, "CSV")
     text = _decode(data)
-    delimiter = _sniff_delimiter(text)
+    delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        columns = _header(next(reader, []))
+        columns = header_names(next(reader, []))
         rows, truncated = _csv_rows(reader, columns)
     except csv.Error as exc:
         raise SampleError(f"Line {reader.line_num} is not valid CSV: {exc}.") from None
@@ -160,7 +160,7 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
-def _sniff_delimiter(text: str) -> str:
+def sniff_delimiter(text: str) -> str:
     """The delimiter that splits the header widest and every early line alike."""
     lines = [line for line in text[:65536].splitlines() if line.strip()][:21]
     if len(text) > 65536:
@@ -176,7 +176,9 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _header(cells: list[Any]) -> list[str]:
+def header_names(cells: list[Any]) -> list[str]:
+    """The column names of a header row; raises SampleError for a blank or repeated
+    name (trailing blank cells are dropped)."""
     names = [("" if c is None else str(c)).strip() for c in cells]
     while names and not names[-1]:
         names.pop()
@@ -221,7 +223,7 @@ def _xlsx_sample(cells) -> Sample:
     header = next((row for row in cells if any(v is not None for v in row)), None)
     if header is None:
         raise SampleError("The first sheet of the workbook is empty.")
-    columns = _header(list(header))
+    columns = header_names(list(header))
     rows, truncated = [], False
     for record in cells:
         if all(_blank_to_none(v) is None for v in record):
@@ -256,7 +258,7 @@ def _read_json_lines(data: bytes) -> Sample:
     columns = list(dict.fromkeys(key for obj in objects for key in obj))
     if not columns:
         raise SampleError("The objects in the file have no fields.")
-    _header(columns)
+    header_names(columns)
     rows = [{c: _blank_to_none(obj.get(c)) for c in columns} for obj in objects]
     return Sample("JSON lines", columns, rows, truncated)
 

@@ -2,9 +2,12 @@
 requests, and the Salesmanago sandbox. Helpers a test imports live in tests/harness/."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import requests
+from django.conf import settings
 
 from ingestion.credentials import credential_create
 from integrations.salesmanago.client import SalesmanagoClient
@@ -66,3 +69,10 @@ def sandbox() -> SandboxServer:
 def sandbox_client(sandbox) -> SalesmanagoClient:
     """A client for the sandbox's demo account."""
     return SalesmanagoClient(sandbox_credentials(sandbox.url))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Removes the uploaded-files directory tests/settings.py made for this run."""
+    location = Path(settings.STORAGES["files"].get("OPTIONS", {}).get("location", ""))
+    if location.name.startswith("datatalks-test-files-"):
+        shutil.rmtree(location, ignore_errors=True)

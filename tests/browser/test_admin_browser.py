@@ -58,6 +58,15 @@ def page(monkeypatch):
             browser.close()
 
 
+def log_in(page, live_server, django_user_model) -> None:
+    """A superuser "onboarding", logged in to the admin in ``page``."""
+    django_user_model.objects.create_superuser("onboarding", "o@example.com", "pw-123")
+    page.goto(live_server.url + "/admin/login/")
+    page.fill("#id_username", "onboarding")
+    page.fill("#id_password", "pw-123")
+    page.click("input[type=submit]")
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
@@ -73,12 +82,7 @@ def test_staff_create_a_type_from_a_sample_and_try_payloads(
 ):
     club = make_customer("vasa")
     key, _ = credential_create(customer=club, description="Vasa CRM")
-    django_user_model.objects.create_superuser("onboarding", "o@example.com", "pw-123")
-
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", "onboarding")
-    page.fill("#id_password", "pw-123")
-    page.click("input[type=submit]")
+    log_in(page, live_server, django_user_model)
     expect(page.locator("#user-tools")).to_contain_text("onboarding")
 
     page.goto(live_server.url + reverse("admin:mappings_datapointtype_changelist"))
@@ -132,11 +136,7 @@ def test_staff_apply_a_template_from_the_customer_page(
     live_server, page, django_user_model
 ):
     club = make_customer("hammarby")
-    django_user_model.objects.create_superuser("onboarding", "o@example.com", "pw-123")
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", "onboarding")
-    page.fill("#id_password", "pw-123")
-    page.click("input[type=submit]")
+    log_in(page, live_server, django_user_model)
 
     page.goto(
         live_server.url + reverse("admin:mappings_customer_change", args=[club.pk])

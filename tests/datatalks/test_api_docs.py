@@ -9,6 +9,9 @@ ENDPOINTS = [f"/{v}/{n}" for v in ("v2", "v3") for n in CATEGORIES] + [
     f"/v3/{n}/batch" for n in CATEGORIES
 ]
 ENDPOINTS.append("/v3/schema")  # the caller's own document (ingestion/schema_views.py)
+# Files (ingestion/files/views.py, docs/files.md).
+ENDPOINTS += [f"/v3/files/{n}" for n in CATEGORIES]
+ENDPOINTS += ["/v3/files/{file_id}", "/v3/files/{file_id}/errors"]
 
 
 def test_schema_validates_without_warnings(capsys):
@@ -34,3 +37,16 @@ def test_schema_carries_the_reference_examples(capsys):
 )
 def test_docs_are_served_without_authentication(client, db, path):
     assert client.get(path).status_code == 200
+
+
+def test_the_file_endpoints_are_documented(capsys):
+    call_command("spectacular")
+    schema = yaml.safe_load(capsys.readouterr().out)
+    upload = schema["paths"]["/v3/files/profiles"]["post"]
+    assert {"text/csv", "application/x-ndjson", "application/octet-stream"} <= set(
+        upload["requestBody"]["content"]
+    )
+    assert {"202", "400", "411", "413", "415"} <= set(upload["responses"])
+    assert upload["security"] == [{"awsSigV4File": []}]
+    errors = schema["paths"]["/v3/files/{file_id}/errors"]["get"]["responses"]["200"]
+    assert {"application/json", "text/csv"} <= set(errors["content"])

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import kombu.pools
 import redis
 from django.db import connection
 
@@ -56,8 +57,10 @@ class PrivateRedis:
 def use_broker(url: str) -> None:
     """Points this process's Celery app at ``url``, dropping pooled connections."""
     celery_app.conf.broker_url = url
-    with contextlib.suppress(Exception):
-        celery_app.pool.force_close_all()
+    # kombu keeps one pool per broker URL for the process: closing only the app's
+    # would leave a closed pool that the next publish to that URL gets back (and
+    # fails on, leaving every wake to the sweeper). Drop them all.
+    kombu.pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 

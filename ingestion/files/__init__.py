@@ -1,0 +1,1 @@
+"""Files of data points: upload, background processing, errors report (docs/files.md)."""
