@@ -6,10 +6,11 @@ this module exactly once, from ``credential_create``, for staff to hand to the c
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from mappings.models import Customer, Environment
@@ -98,9 +99,15 @@ def credential_for_access_key(access_key_id: str) -> ApiCredential | None:
 
 
 def _aware(value) -> datetime | None:
-    """SQLite hands back text where PostgreSQL hands back datetimes."""
+    """An aware datetime from what the raw query hands back.
+
+    PostgreSQL hands back aware datetimes; SQLite hands back text without a zone,
+    which Django wrote in UTC (USE_TZ): read it as UTC, as the ORM would.
+    """
     if isinstance(value, str):
-        return parse_datetime(value)
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
     return value
 
 
