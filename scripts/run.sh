@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # make run: migrate, load the demo, create an admin, then web + worker + beat + the
-# Salesmanago sandbox in the foreground; Ctrl-C stops them all. Uses DATABASE_URL/REDIS_URL when set, else the
-# embedded default (SQLite and kombu's filesystem broker).
+# Salesmanago sandbox in the foreground; Ctrl-C stops them all. Uses DATABASE_URL/REDIS_URL
+# when set, else the embedded default (SQLite and kombu's filesystem broker in var/).
+# DATATALKS_PORT (8000) and DATATALKS_SANDBOX_PORT (8765) choose the loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
 # The demo account points at the local sandbox on 127.0.0.1.
 export SALESMANAGO_ALLOW_LOOPBACK="${SALESMANAGO_ALLOW_LOOPBACK:-true}"
+PORT="${DATATALKS_PORT:-8000}"
+SANDBOX_PORT="${DATATALKS_SANDBOX_PORT:-8765}"
+export SALESMANAGO_URL="${SALESMANAGO_URL:-http://127.0.0.1:$SANDBOX_PORT}"
+URL="http://127.0.0.1:$PORT"
 PY=.venv/bin/python
 BIN=.venv/bin
 
+# migrate runs the system checks (the missing-key warning among them) once; the
+# other set-up commands skip them rather than print the same warnings again.
 $PY manage.py migrate --no-input
-$PY manage.py load_demo
-$PY manage.py ensure_admin
-$PY manage.py setup_roles
-$PY manage.py demo_credentials || true
+$PY manage.py load_demo --skip-checks
+$PY manage.py ensure_admin --skip-checks --url "$URL"
+$PY manage.py setup_roles --skip-checks
+$PY manage.py demo_credentials --skip-checks --url "$URL"
 
 # Ctrl-C (or any one process ending) stops them all: TERM first, KILL what is left
 # after a grace period, so nothing lingers on the ports.
@@ -33,8 +40,10 @@ stop_all() {
   wait 2>/dev/null
 }
 trap stop_all INT TERM EXIT
-$PY manage.py salesmanago_sandbox --host 127.0.0.1 --port 8765 &
+$PY manage.py salesmanago_sandbox --skip-checks --host 127.0.0.1 --port "$SANDBOX_PORT" &
 $BIN/celery -A datatalks worker --loglevel=INFO --concurrency=2 &
 $BIN/celery -A datatalks beat --loglevel=INFO &
-$BIN/gunicorn datatalks.wsgi --bind 127.0.0.1:8000 --workers 2 --access-logfile - &
+# No control socket: its default path is one per user, shared by every gunicorn.
+$BIN/gunicorn datatalks.wsgi --bind "127.0.0.1:$PORT" --workers 2 --access-logfile - \
+  --no-control-socket &
 wait -n

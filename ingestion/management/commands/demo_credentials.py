@@ -8,7 +8,7 @@ from ingestion import examples
 from ingestion.credentials import demo_credential
 from mappings.models import Customer
 
-URL = "http://127.0.0.1:8000/v2/profiles"
+DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 class Command(BaseCommand):
@@ -16,6 +16,11 @@ class Command(BaseCommand):
         "Development only (DJANGO_DEBUG=true): make sure the demo customer has an active "
         "production key, and print it with a signed curl request to try."
     )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--url", default=DEFAULT_URL, help="Where the API answers (make run's)."
+        )
 
     def handle(self, *args, **options):
         # Printing a stored secret is acceptable for the local demo customer only.
@@ -35,11 +40,15 @@ class Command(BaseCommand):
         self.stdout.write(f"SECRET_ACCESS_KEY={credential.secret_access_key}")
         self.stdout.write("Try it (AWS Signature V4, signed by curl):")
         self.stdout.write(
-            curl_command(credential.access_key_id, credential.secret_access_key)
+            curl_command(
+                credential.access_key_id,
+                credential.secret_access_key,
+                url=options["url"].rstrip("/") + "/v2/profiles",
+            )
         )
 
 
-def curl_command(key: str, secret: str) -> str:
+def curl_command(key: str, secret: str, *, url: str) -> str:
     """A ready-to-paste curl that POSTs the reference's profile example."""
     scope = (
         f"aws:amz:{settings.DATATALKS_SIGV4_REGION}:{settings.DATATALKS_SIGV4_SERVICE}"
@@ -51,6 +60,6 @@ def curl_command(key: str, secret: str) -> str:
         f'  --user "{key}:{secret}"',
         '  -H "Content-Type: application/json"',
         f"  --data-binary {shlex.quote(body)}",
-        f"  {URL}",
+        f"  {url}",
     ]
     return " \\\n".join(lines)
