@@ -2,20 +2,39 @@
 
 The variable holds one or more Fernet keys, comma-separated; the first encrypts and all
 decrypt, so a key rotates by putting the new one first. In DEBUG without a key, a
-development key is derived from SECRET_KEY (with a warning); in production it is an error.
+development key is derived from SECRET_KEY (the system check below warns, once per
+``manage.py`` command: make run prints it once, at start-up); in production it is an error.
 """
 
 import base64
 import hashlib
-import logging
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-logger = logging.getLogger(__name__)
+KEY_HINT = (
+    "python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())'"
+)
+
+
+@checks.register(checks.Tags.security)
+def encryption_key_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Warns that no key is set (in DEBUG; otherwise the first use is an error)."""
+    if settings.DATATALKS_ENCRYPTION_KEY or not settings.DEBUG:
+        return []
+    return [
+        checks.Warning(
+            "DATATALKS_ENCRYPTION_KEY is not set; secrets at rest use a development "
+            "key derived from DJANGO_SECRET_KEY.",
+            hint=f"Set it before storing real secrets; generate one with `{KEY_HINT}`.",
+            id="datatalks.W001",
+        )
+    ]
 
 
 @lru_cache(maxsize=4)
@@ -23,11 +42,8 @@ def _fernet(keys: str, debug: bool, secret_key: str) -> MultiFernet:
     if not keys:
         if not debug:
             raise ImproperlyConfigured(
-                "DATATALKS_ENCRYPTION_KEY is not set; generate one with "
-                "`python -c 'from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())'`"
+                f"DATATALKS_ENCRYPTION_KEY is not set; generate one with `{KEY_HINT}`"
             )
-        logger.warning("DATATALKS_ENCRYPTION_KEY is not set; using a development key")
         derived = hashlib.sha256(
             b"datatalks-dev-encryption:" + secret_key.encode()
         ).digest()

@@ -28,6 +28,7 @@ from .delivery_harness import ROOT, PrivateRedis, free_port, wait_for
 from .fault_harness import signed_session
 
 CURL_HEADER = "Try it (AWS Signature V4, signed by curl):\n"
+KEY_WARNING = "DATATALKS_ENCRYPTION_KEY is not set"
 # What a new user's shell has: none of the test run's own settings.
 DROPPED = (
     "DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY", "DATATALKS_ENCRYPTION_KEY",
@@ -200,6 +201,7 @@ def test_make_run_on_the_embedded_default_serves_every_request(tmp_path):
     var = tmp_path / "var"
     assert {"datatalks.sqlite3", "broker"} <= {p.name for p in var.iterdir()}
     assert (var / "broker" / "control" / "celery.exchange").is_file()
+    assert run.output().count(KEY_WARNING) == 1
 
 
 def test_make_run_on_postgresql_and_redis_serves_every_request(
