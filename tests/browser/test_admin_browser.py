@@ -1,6 +1,7 @@
-"""The onboarding admin in a real browser (Playwright driving the system's Chromium):
-log in, create a type from a CSV sample, save it, try a payload that fails and one that
-passes. Screenshots of each step go to test-artifacts/."""
+"""The onboarding admin and the API docs in a real browser (Playwright driving the
+system's Chromium): log in, create a type from a CSV sample, save it, try a payload that
+fails and one that passes; Swagger UI and ReDoc render with the network cut off.
+Screenshots of each step go to test-artifacts/."""
 
 import json
 import os
@@ -65,6 +66,22 @@ def log_in(page, live_server, django_user_model) -> None:
     page.fill("#id_username", "onboarding")
     page.fill("#id_password", "pw-123")
     page.click("input[type=submit]")
+
+
+def cut_off(page, origin: str) -> list[str]:
+    """Aborts every request to anything but ``origin``; returns the list of those."""
+    blocked: list[str] = []
+
+    def route(route):
+        url = route.request.url
+        if url == origin or url.startswith(origin + "/") or url.startswith("data:"):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    page.route("**/*", route)
+    return blocked
 
 
 def shot(page, name: str) -> None:
@@ -152,3 +169,24 @@ def test_staff_apply_a_template_from_the_customer_page(
     )
     shot(page, "07-template-applied")
     assert club.data_point_types.filter(active=True).count() == 6  # with its person
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/index.html"])
+def test_swagger_ui_renders_the_operations_offline(live_server, page, path):
+    blocked = cut_off(page, live_server.url)
+    page.goto(live_server.url + path)
+    operations = page.locator(".opblock-summary-path")
+    expect(operations.first).to_be_visible(timeout=20_000)
+    shown = {text.strip() for text in operations.all_inner_texts()}
+    assert {"/v2/profiles", "/v3/events/batch", "/v3/schema"} <= shown
+    shot(page, "docs-swagger-ui")
+    assert blocked == []
+
+
+def test_redoc_renders_the_operations_offline(live_server, page):
+    blocked = cut_off(page, live_server.url)
+    page.goto(live_server.url + "/api/redoc/")
+    expect(page.locator("h1").first).to_contain_text("Data Talks API", timeout=20_000)
+    expect(page.get_by_text("/v3/inventory/batch").first).to_be_attached()
+    shot(page, "docs-redoc")
+    assert blocked == []
