@@ -32,6 +32,13 @@ def self_contained(view):
     return wrapped
 
 
+# "View site" leads to what this site publishes: its API documentation. The navigation
+# sidebar is off so that lists have the screen's width (every page links home).
+admin.site.site_header = "Data Talks API"
+admin.site.site_title = "Data Talks API admin"
+admin.site.site_url = "/api/docs/"
+admin.site.enable_nav_sidebar = False
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -6,9 +6,10 @@ requestId, the data point by Datatalks ID, its secondary ids and identity collis
 """
 
 from django.contrib import admin, messages
-from django.urls import path, re_path
+from django.urls import path, re_path, reverse
 from django.utils.html import format_html
 
+from datatalks.admin_display import badge, cut, short_id, when
 from mappings import admin as onboarding
 from mappings.models import Customer
 
@@ -54,7 +55,7 @@ class ApiCredentialAdmin(admin.ModelAdmin):
     """Keys are created here; the secret is shown once, in the message after creation."""
 
     list_display = [
-        "access_key_id", "customer", "environment", "active", "description",
+        "access_key_id", "customer", "environment", "active", "description_shown",
         "created_at", "last_used_at",
     ]  # fmt: skip
     list_filter = ["active", "environment", _BY_CUSTOMER]
@@ -66,6 +67,10 @@ class ApiCredentialAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["customer"]
     actions = ["deactivate"]
+
+    @admin.display(description="description", ordering="description")
+    def description_shown(self, obj):
+        return cut(obj.description, 40)
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -145,12 +150,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def _data_point_link(pk) -> str:
+    url = reverse("admin:ingestion_datapoint_change", args=[pk]) if pk else None
+    return short_id(pk, url=url)
+
+
 @admin.register(RequestLog)
 class RequestLogAdmin(ReadOnlyAdmin):
     list_display = [
-        "request_id", "created_at", "method", "path", "status_code", "customer",
-        "environment", "access_key_id", "type_name", "mapping_version", "datatalks_id",
-        "duration_ms",
+        "status", "request", "when", "endpoint", "caller", "type_and_version",
+        "first_message", "datatalks", "duration",
+    ]  # fmt: skip
+    list_display_links = ["request"]
+    fields = [
+        "request_id", "created_at", "status_code", "method", "path", "customer",
+        "environment", "access_key_id", "type_name", "mapping_version", "messages",
+        "datatalks_id", "duration_ms",
     ]  # fmt: skip
     list_filter = ["status_code", "environment", "method", _BY_CUSTOMER]
     search_fields = [
@@ -165,6 +180,56 @@ class RequestLogAdmin(ReadOnlyAdmin):
     )
     list_select_related = ["customer"]
     date_hierarchy = "created_at"
+
+    @admin.display(ordering="status_code")
+    def status(self, obj):
+        tone = "ok" if obj.status_code < 300 else "bad"
+        return badge(str(obj.status_code), tone)
+
+    @admin.display(description="request id", ordering="request_id")
+    def request(self, obj):
+        return short_id(obj.request_id)
+
+    @admin.display(description="at", ordering="created_at")
+    def when(self, obj):
+        return when(obj.created_at)
+
+    @admin.display(description="request", ordering="path")
+    def endpoint(self, obj):
+        return f"{obj.method} {obj.path}"
+
+    @admin.display(description="customer, key", ordering="customer__slug")
+    def caller(self, obj):
+        if obj.customer is None:
+            return "—"
+        return format_html(
+            "{} · {}<br>{}",
+            obj.customer.slug,
+            obj.environment,
+            short_id(obj.access_key_id),
+        )
+
+    @admin.display(description="type (mapping version)", ordering="type_name")
+    def type_and_version(self, obj):
+        if not obj.type_name:
+            return "—"
+        version = f" v{obj.mapping_version}" if obj.mapping_version else ""
+        return f"{obj.type_name}{version}"
+
+    @admin.display(description="messages")
+    def first_message(self, obj):
+        if not obj.messages:
+            return "—"
+        more = f" (+{len(obj.messages) - 1})" if len(obj.messages) > 1 else ""
+        return format_html("{}{}", cut(str(obj.messages[0]), 40), more)
+
+    @admin.display(description="Datatalks ID", ordering="datatalks_id")
+    def datatalks(self, obj):
+        return _data_point_link(obj.datatalks_id)
+
+    @admin.display(description="ms", ordering="duration_ms")
+    def duration(self, obj):
+        return f"{obj.duration_ms:.0f}"
 
 
 class SecondaryIdentifierInline(admin.TabularInline):
@@ -181,45 +246,69 @@ class SecondaryIdentifierInline(admin.TabularInline):
 @admin.register(DataPoint)
 class DataPointAdmin(ReadOnlyAdmin):
     list_display = [
-        "id", "customer", "environment", "data_point_type", "hard_id_shown", "revision",
-        "updated_at",
+        "datatalks_id", "customer", "environment", "data_point_type", "hard_id_shown",
+        "revision", "updated_at",
     ]  # fmt: skip
+    list_display_links = ["datatalks_id"]
     list_filter = ["environment", "data_point_type__category", _BY_CUSTOMER]
     search_fields = ["=id", "hard_id", "=secondary_ids__value"]
     search_help_text = "A Datatalks ID, a Hard-ID or a secondary id (such as an email)."
     list_select_related = ["customer", "data_point_type"]
     inlines = [SecondaryIdentifierInline]
 
+    @admin.display(description="Datatalks ID", ordering="id")
+    def datatalks_id(self, obj):
+        return short_id(obj.pk)
+
     @admin.display(description="Hard-ID", ordering="hard_id")
     def hard_id_shown(self, obj):
-        return obj.hard_id.replace("\x1f", ", ")
+        return cut(obj.hard_id.replace("\x1f", ", "), 40)
 
 
 @admin.register(SecondaryIdentifier)
 class SecondaryIdentifierAdmin(ReadOnlyAdmin):
     list_display = [
-        "kind",
-        "value",
-        "data_point",
-        "customer",
-        "environment",
-        "created_at",
-    ]
+        "kind", "value_shown", "data_point_shown", "customer", "environment", "created_at",
+    ]  # fmt: skip
     list_filter = ["environment", "kind", _BY_CUSTOMER]
     search_fields = ["value", "=data_point__id"]
-    list_select_related = ["customer", "data_point"]
+    list_select_related = ["customer"]
+
+    @admin.display(description="value", ordering="value")
+    def value_shown(self, obj):
+        return cut(obj.value, 50)
+
+    @admin.display(description="data point", ordering="data_point_id")
+    def data_point_shown(self, obj):
+        return _data_point_link(obj.data_point_id)
 
 
 @admin.register(IdentityCollision)
 class IdentityCollisionAdmin(ReadOnlyAdmin):
     list_display = [
-        "created_at", "customer", "environment", "kind", "value", "owner", "claimant",
-        "request_id",
+        "created_at", "customer", "environment", "kind", "value_shown", "owner_shown",
+        "claimant_shown", "request",
     ]  # fmt: skip
     list_filter = ["environment", "kind", _BY_CUSTOMER]
     search_fields = ["value", "=request_id", "=owner__id", "=claimant__id"]
-    list_select_related = ["customer", "owner", "claimant"]
+    list_select_related = ["customer"]
     date_hierarchy = "created_at"
+
+    @admin.display(description="value", ordering="value")
+    def value_shown(self, obj):
+        return cut(obj.value, 40)
+
+    @admin.display(description="owner", ordering="owner_id")
+    def owner_shown(self, obj):
+        return _data_point_link(obj.owner_id)
+
+    @admin.display(description="claimant", ordering="claimant_id")
+    def claimant_shown(self, obj):
+        return _data_point_link(obj.claimant_id)
+
+    @admin.display(description="request id", ordering="request_id")
+    def request(self, obj):
+        return short_id(obj.request_id)
 
 
 admin.site.register(FileUpload, FileUploadAdmin)

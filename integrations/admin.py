@@ -3,7 +3,12 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Max, Min, Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+
+from datatalks.admin_display import badge, cut, short_id, when
+from mappings.models import GroupKey
 
 from .models import (
     Delivery,
@@ -46,6 +51,7 @@ class AccountForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._scope_group_keys()
         self._stored = {
             name: getattr(self.instance, name) for name in ("api_secret", "v3_api_key")
         } if self.instance.pk else {}  # fmt: skip
@@ -53,6 +59,16 @@ class AccountForm(forms.ModelForm):
         # history says "Changed API secret" only when it was).
         for name in self._stored:
             self.initial.pop(name, None)
+
+    def _scope_group_keys(self) -> None:
+        """Only the customer's own group keys, once the customer is known."""
+        customer = self.data.get("customer") or self.initial.get("customer")
+        if self.instance.pk:
+            customer = self.instance.customer_id
+        if "group_key" in self.fields and str(customer or "").isdigit():
+            self.fields["group_key"].queryset = GroupKey.objects.filter(
+                customer_id=int(customer)
+            ).select_related("customer")
 
     def clean(self):
         cleaned = super().clean()
@@ -75,9 +91,10 @@ class AccountForm(forms.ModelForm):
 class SalesmanagoAccountAdmin(admin.ModelAdmin):
     form = AccountForm
     list_display = [
-        "customer", "group_key", "environment", "client_id", "enabled", "pending",
+        "enabled", "customer", "group_key", "environment", "client_id", "pending",
         "failed", "sent", "oldest_pending", "last_success",
     ]  # fmt: skip
+    list_display_links = ["customer"]
     list_filter = ["environment", "enabled", "customer"]
     search_fields = ["customer__name", "customer__slug", "client_id", "group_key__key"]
     list_select_related = ["customer", "group_key"]
@@ -150,12 +167,22 @@ class IntegrationMappingAdmin(admin.ModelAdmin):
         return obj.data_point_type.customer
 
 
+STATUS_TONE = {
+    DeliveryStatus.SENT: "ok",
+    DeliveryStatus.SUPERSEDED: "ok",
+    DeliveryStatus.FAILED: "bad",
+    DeliveryStatus.DEAD: "bad",
+    DeliveryStatus.UNKNOWN: "bad",
+}
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = [
-        "created_at", "category", "data_point_id", "revision", "account", "status",
-        "attempts", "next_attempt_at", "short_error",
+        "status_shown", "delivery", "when", "what", "account_shown", "attempts",
+        "next_attempt", "short_error",
     ]  # fmt: skip
+    list_display_links = ["delivery"]
     list_filter = ["status", "category", "account__customer", "account"]
     search_fields = ["=data_point__id", "=id", "remote_id"]
     list_select_related = ["account__customer", "account__group_key"]
@@ -169,11 +196,46 @@ class DeliveryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="status", ordering="status")
+    def status_shown(self, obj):
+        return badge(obj.status, STATUS_TONE.get(obj.status, "wait"))
+
+    @admin.display(description="id", ordering="id")
+    def delivery(self, obj):
+        return short_id(obj.pk)
+
+    @admin.display(description="created", ordering="created_at")
+    def when(self, obj):
+        return when(obj.created_at)
+
+    @admin.display(description="next attempt", ordering="next_attempt_at")
+    def next_attempt(self, obj):
+        waiting = obj.status == DeliveryStatus.PENDING
+        return when(obj.next_attempt_at) if waiting else "—"
+
+    @admin.display(description="data point, revision", ordering="data_point_id")
+    def what(self, obj):
+        url = reverse("admin:ingestion_datapoint_change", args=[obj.data_point_id])
+        return format_html(
+            "{} r{}<br>{}",
+            obj.get_category_display(),
+            obj.revision,
+            short_id(obj.data_point_id, url=url),
+        )
+
+    @admin.display(description="account", ordering="account_id")
+    def account_shown(self, obj):
+        account = obj.account
+        return format_html(
+            "{}/{}<br>{}",
+            account.customer.slug,
+            account.group_key.key,
+            account.environment,
+        )
+
     @admin.display(description="last error")
     def short_error(self, obj):
-        return (
-            (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
-        )
+        return cut(obj.last_error, 50)
 
     def has_retry_permission(self, request) -> bool:
         # An action needs a permission of its own, or every viewer could run it;

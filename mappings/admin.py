@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.urls import path
 
 from . import admin_views
+from .admin_forms import profile_hard_ids
 from .models import Customer, DataPointType, FieldMapping, GroupKey, MappingVersion
 from .onboarding_templates import TEMPLATES, template_apply
 from .versions import mapping_version_create, snapshot_changes
@@ -36,6 +37,10 @@ class GroupKeyFormSet(BaseInlineFormSet):
             f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")
         ]
         defaults = sum(1 for f in kept if f.cleaned_data.get("is_default"))
+        if len(kept) == 1 and defaults == 0:
+            # A customer's only group key is its default: nothing to choose.
+            kept[0].cleaned_data["is_default"] = kept[0].instance.is_default = True
+            return
         if kept and defaults != 1:
             raise ValidationError("Mark exactly one group key as the default.")
 
@@ -129,7 +134,17 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 class FieldMappingFormSet(BaseInlineFormSet):
-    """Checks what only the whole set of fields can tell: an active type has a Hard-ID."""
+    """Checks what only the whole set of fields can tell: an active type has a Hard-ID.
+
+    A field may refer only to its own customer's profile Hard-IDs.
+    """
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "references" in form.fields:
+            form.fields["references"].queryset = profile_hard_ids(
+                self.instance.customer_id
+            )
 
     def clean(self):
         super().clean()
@@ -169,14 +184,6 @@ class FieldMappingInline(admin.TabularInline):
             for action in ("add", "change", "delete", "view"):
                 setattr(formfield.widget, f"can_{action}_related", False)
         return formfield
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "references":
-            # Only Hard-ID fields of profile types can be referred to.
-            kwargs["queryset"] = FieldMapping.objects.filter(
-                hard_id=True, data_point_type__category="profile"
-            ).select_related("data_point_type")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class DataPointTypeForm(forms.ModelForm):
@@ -273,25 +280,40 @@ class DataPointTypeAdmin(admin.ModelAdmin):
 @admin.register(FieldMapping)
 class FieldMappingAdmin(admin.ModelAdmin):
     list_display = [
-        "source_field",
-        "cdp_field",
-        "data_type",
-        "format",
-        "optional",
-        "hard_id",
-        "secondary_id",
-        "data_point_type",
-    ]
+        "data_point_type", "source_field", "cdp_field", "data_type", "format", "flags",
+    ]  # fmt: skip
     list_filter = [
+        ("data_point_type__customer", admin.RelatedOnlyFieldListFilter),
         "data_type",
-        "optional",
         "hard_id",
         "secondary_id",
+        "optional",
         "data_point_type__category",
     ]
     search_fields = ["source_field", "cdp_field", "data_point_type__name"]
     list_select_related = ["data_point_type", "data_point_type__customer"]
     autocomplete_fields = ["data_point_type"]
+
+    @admin.display(description="flags")
+    def flags(self, obj):
+        shown = [
+            label
+            for label, on in (
+                ("Hard-ID", obj.hard_id),
+                ("secondary id", obj.secondary_id),
+                ("optional", obj.optional),
+            )
+            if on
+        ]
+        return ", ".join(shown) or "—"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None and "references" in form.base_fields:
+            form.base_fields["references"].queryset = profile_hard_ids(
+                obj.data_point_type.customer_id
+            )
+        return form
 
     # A field changed on its own page is a save of its type's mapping too.
     def save_model(self, request, obj, form, change):

@@ -75,7 +75,7 @@ def profile_hard_ids(customer_id: int | None):
         data_point_type__customer_id=customer_id,
         data_point_type__category=Category.PROFILE,
         hard_id=True,
-    ).select_related("data_point_type")
+    ).select_related("data_point_type__customer")
 
 
 class BaseProposalFormSet(BaseFormSet):

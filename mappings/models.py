@@ -81,7 +81,8 @@ class GroupKey(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.key}{' (default)' if self.is_default else ''}"
+        default = " (default)" if self.is_default else ""
+        return f"{self.customer.slug}: {self.key}{default}"
 
 
 class DataPointType(models.Model):
@@ -115,7 +116,10 @@ class DataPointType(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_category_display().lower()})"
+        # Named with its customer: every customer may have a "person".
+        return (
+            f"{self.customer.slug}: {self.name} ({self.get_category_display().lower()})"
+        )
 
     # The admin checks the fields being saved with the type (FieldMappingFormSet) and
     # sets this, since the rows in the database are the ones about to be replaced.
@@ -198,7 +202,8 @@ class FieldMapping(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.data_point_type.name}.{self.source_field} → {self.cdp_field}"
+        owner = self.data_point_type
+        return f"{owner.customer.slug}: {owner.name}.{self.source_field} → {self.cdp_field}"
 
     def clean(self):
         errors = {}
@@ -258,4 +263,5 @@ class MappingVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.data_point_type.name} v{self.version}"
+        owner = self.data_point_type
+        return f"{owner.customer.slug}: {owner.name} v{self.version}"

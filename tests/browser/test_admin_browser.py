@@ -5,18 +5,30 @@ Screenshots of each step go to test-artifacts/."""
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import pytest
+from django.contrib import admin
 from django.urls import reverse
 from playwright.sync_api import expect, sync_playwright
 
+from ingestion import examples
+from ingestion.caller import ApiCaller
 from ingestion.credentials import credential_create
-from ingestion.models import DataPoint
+from ingestion.models import DataPoint, IdentityCollision, RequestLog
+from ingestion.services import datapoint_ingest
+from ingestion.validation import CATEGORY_OF_PATH
+from integrations.demo import salesmanago_demo_load
+from integrations.models import Delivery
+from mappings.demo import demo_load
 from mappings.models import DataPointType
+from mappings.versions import mapping_version_create
 from tests.harness.customers import make_customer
 
 CHROMIUM = Path("/usr/bin/chromium")
+# The screen staff work on: every admin page must fit it without scrolling sideways.
+SCREEN_WIDTH = 1400
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "svenska_medlemmar.csv"
 CHROMIUM_ARGS = [
@@ -54,7 +66,7 @@ def page(monkeypatch):
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         try:
-            yield browser.new_page(viewport={"width": 1440, "height": 900})
+            yield browser.new_page(viewport={"width": SCREEN_WIDTH, "height": 900})
         finally:
             browser.close()
 
@@ -82,6 +94,34 @@ def cut_off(page, origin: str) -> list[str]:
 
     page.route("**/*", route)
     return blocked
+
+
+# Elements that scroll sideways: the page itself, or a box (a changelist's results, an
+# inline) whose content is wider than it.
+SIDEWAYS = """() => {
+  const wide = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > doc.clientWidth) wide.push(`page ${doc.scrollWidth}px`);
+  for (const el of document.querySelectorAll('body *:not(select)')) {
+    const x = getComputedStyle(el).overflowX;
+    if ((x === 'auto' || x === 'scroll') && el.scrollWidth > el.clientWidth + 1) {
+      wide.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className} ${el.scrollWidth}px in ${el.clientWidth}px`);
+    }
+  }
+  return wide;
+}"""
+
+
+def sideways(page) -> list[str]:
+    return page.evaluate(SIDEWAYS)
+
+
+def log_in(page, url: str, username: str = "onboarding") -> None:
+    page.goto(url + "/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-123")
+    page.click("input[type=submit]")
+    expect(page.locator("#user-tools")).to_contain_text(username)
 
 
 def shot(page, name: str) -> None:
@@ -190,3 +230,79 @@ def test_redoc_renders_the_operations_offline(live_server, page):
     expect(page.get_by_text("/v3/inventory/batch").first).to_be_attached()
     shot(page, "docs-redoc")
     assert blocked == []
+
+
+def seed_every_kind_of_row(user) -> None:
+    """A customer with data in every admin list, long texts where they occur."""
+    demo = demo_load()
+    salesmanago_demo_load(demo)
+    for dpt in demo.data_point_types.all():
+        mapping_version_create(data_point_type=dpt, user=user)
+    credential, _ = credential_create(customer=demo, description="Demo shop's CRM")
+    caller = ApiCaller(
+        customer=demo, environment="production", access_key_id=credential.access_key_id
+    )
+    for path, body in examples.BY_PATH.items():
+        datapoint_ingest(
+            caller=caller, category=CATEGORY_OF_PATH[path], version="v2", body=body
+        )
+    long_message = (
+        'data.email: "mma a@gma.com" is not a valid email address; '
+        + "data.first_name: missing " * 12
+    )
+    for status, messages in ((200, []), (400, [long_message, "data.age: missing"])):
+        RequestLog.objects.create(
+            request_id=uuid.uuid4(), customer=demo,
+            access_key_id=credential.access_key_id, environment="production",
+            method="POST", path="/v3/profiles/batch", type_name="purchase_ev",
+            mapping_version=1, status_code=status, messages=messages,
+            datatalks_id=uuid.uuid4() if status == 200 else None, duration_ms=12.345,
+        )  # fmt: skip
+    Delivery.objects.filter(category="event").update(
+        status="failed", attempts=3, last_error="Salesmanago said: " + "x" * 400
+    )
+    dp = DataPoint.objects.filter(data_point_type__name="person").first()
+    other = DataPoint.objects.exclude(pk=dp.pk).first()
+    IdentityCollision.objects.create(
+        customer=demo, environment="production", kind="email",
+        value="juliana.crane@fake.com", owner=dp, claimant=other,
+        request_id=uuid.uuid4(),
+    )  # fmt: skip
+
+
+def every_admin_page(request) -> list[tuple[str, str]]:
+    """(name, path) of every list, add form and change form staff can open."""
+    pages = []
+    for model, model_admin in admin.site._registry.items():
+        name = f"{model._meta.app_label}_{model._meta.model_name}"
+        pages.append((f"{name}-list", reverse(f"admin:{name}_changelist")))
+        if model_admin.has_add_permission(request):
+            pages.append((f"{name}-add", reverse(f"admin:{name}_add")))
+        obj = model_admin.get_queryset(request).first()
+        if obj is not None:
+            pages.append(
+                (f"{name}-change", reverse(f"admin:{name}_change", args=[obj.pk]))
+            )
+    return sorted(pages)
+
+
+def test_every_admin_list_and_form_fits_a_1400px_screen(
+    live_server, page, django_user_model, rf
+):
+    user = django_user_model.objects.create_superuser(
+        "onboarding", "o@example.com", "pw-123"
+    )
+    seed_every_kind_of_row(user)
+    request = rf.get("/admin/")
+    request.user = user
+    pages = every_admin_page(request)
+    assert len(pages) >= 30
+    log_in(page, live_server.url)
+    too_wide = {}
+    for name, path in pages:
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, (name, response.status)
+        shot(page, f"fit-{name}")
+        if wide := sideways(page):
+            too_wide[name] = wide
+    assert too_wide == {}, json.dumps(too_wide, indent=1)

@@ -240,5 +240,5 @@ def test_deleting_a_group_key_in_its_admin_is_recorded(staff, demo):
     )
     saved(response)
     [entry] = entries(spare)
-    assert entry.action_flag == DELETION and entry.object_repr == "spare"
+    assert entry.action_flag == DELETION and entry.object_repr == "demo: spare"
     assert str(entry.user_id) == staff.session["_auth_user_id"]

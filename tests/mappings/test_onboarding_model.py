@@ -99,11 +99,12 @@ def test_reference_must_point_at_a_profile_hard_id(demo):
 
 def test_type_names_are_readable(demo):
     person = demo.data_point_types.get(name="person")
-    assert str(person) == "person (profile)"
+    assert str(person) == "demo: person (profile)"
     assert (
         str(person.fields.get(source_field="customer_id"))
-        == "person.customer_id → customer_id"
+        == "demo: person.customer_id → customer_id"
     )
+    assert str(demo.group_keys.get()) == "demo: main_group (default)"
     assert str(demo) == "Demo Customer (demo)"
 
 
