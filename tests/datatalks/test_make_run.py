@@ -23,9 +23,8 @@ import requests
 from django.conf import settings
 
 from ingestion import examples
-
-from .delivery_harness import ROOT, PrivateRedis, free_port, wait_for
-from .fault_harness import signed_session
+from tests.harness.delivery import ROOT, PrivateRedis, free_port, wait_for
+from tests.harness.signing import signed_session
 
 CURL_HEADER = "Try it (AWS Signature V4, signed by curl):\n"
 KEY_WARNING = "DATATALKS_ENCRYPTION_KEY is not set"
