@@ -58,7 +58,7 @@ def credential_deactivate(*, credential: ApiCredential) -> None:
 
 _CUSTOMER_FIELDS = [
     "id", "name", "slug", "active", "salesmanago_enabled", "time_zone",
-    "rate_limit_per_minute", "mapping_version",
+    "rate_limit_per_minute", "config_revision",
 ]  # fmt: skip
 # Hand-written because it runs on every request: the ORM spends more building this
 # query (0.5 ms of CPU) than PostgreSQL spends answering it.

@@ -33,13 +33,23 @@ def customer_json_schema(*, customer: Customer) -> dict[str, Any]:
         "$schema": DIALECT,
         "title": f"Data Talks API: the data point types of {customer.name}",
         "description": "Request bodies for POST /v2|v3/{profiles,events,inventory}, "
-        f"generated from your mappings (mapping version {spec.version}).",
-        "x-datatalks-mapping-version": spec.version,
+        f"generated from your mappings ({_versions_text(spec)}).",
+        "x-datatalks-mapping-versions": mapping_versions(spec),
         "$defs": bodies,
     }
     if bodies:
         document["oneOf"] = [{"$ref": f"#/$defs/{name}"} for name in bodies]
     return document
+
+
+def mapping_versions(spec) -> dict[str, int]:
+    """Each active type's mapping version: what the request log cites per request."""
+    return {name: t.version for name, t in sorted(spec.types.items()) if t.active}
+
+
+def _versions_text(spec) -> str:
+    shown = ", ".join(f"{name} v{v}" for name, v in mapping_versions(spec).items())
+    return f"mapping versions: {shown}" if shown else "no active types yet"
 
 
 def customer_openapi(*, customer: Customer, server_url: str = "") -> dict[str, Any]:
@@ -51,12 +61,13 @@ def customer_openapi(*, customer: Customer, server_url: str = "") -> dict[str, A
         "jsonSchemaDialect": DIALECT,
         "info": {
             "title": f"Data Talks API for {customer.name}",
-            "version": f"3.0.0+mapping.{spec.version}",
+            "version": "3.0.0",
             "description": "Your endpoints and data point types, generated from your "
-            "mappings. Requests are signed with AWS Signature Version 4 (service "
+            f"mappings ({_versions_text(spec)}). Requests are signed with AWS Signature Version 4 (service "
             "`execute-api`). Every answer is the envelope "
             "`{success, messages, requestId, datatalksId, key}`.",
         },
+        "x-datatalks-mapping-versions": mapping_versions(spec),
         "paths": _paths(spec),
         "components": {
             "schemas": {**bodies, ENVELOPE: _envelope()},

@@ -1,4 +1,4 @@
-"""Bump the customer's mapping version when its accounts or Salesmanago mappings change."""
+"""Bump the customer's configuration revision when its accounts or Salesmanago mappings change."""
 
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
@@ -12,7 +12,7 @@ from .models import IntegrationMapping, MappingEntry, SalesmanagoAccount
 def _bump(customer_id) -> None:
     if customer_id is not None:
         Customer.objects.filter(pk=customer_id).update(
-            mapping_version=F("mapping_version") + 1
+            config_revision=F("config_revision") + 1
         )
 
 

@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from .models import Category, Customer, DataPointType, FieldMapping, GroupKey
+from .versions import mapping_fields_add, mapping_version_create
 
 # (source field, data type, format, optional, hard_id, secondary_id)
 PERSON = [
@@ -62,45 +63,40 @@ def demo_load() -> Customer:
         "A person (the reference's profile).",
         PERSON,
     )
-    purchase = _type(
-        customer, "purchase_ev", Category.EVENT, "A purchase event.", PURCHASE
-    )
+    person_id = person.fields.get(source_field="customer_id")
+    _type(
+        customer, "purchase_ev", Category.EVENT, "A purchase event.", PURCHASE,
+        references={"customer_id": person_id},
+    )  # fmt: skip
     _type(
         customer, "product_a", Category.INVENTORY, "A product in the catalog.", PRODUCT
-    )
-    person_id = person.fields.get(source_field="customer_id")
-    purchase.fields.filter(source_field="customer_id", references__isnull=True).update(
-        references=person_id
     )
     return customer
 
 
-def _type(customer, name, category, description, fields) -> DataPointType:
+def _type(customer, name, category, description, fields, references=None):
+    """The type with its fields, saved as mapping version 1 like any other first save.
+
+    A type an older load_demo created without a version gets its version 1 now.
+    """
     dpt, created = DataPointType.objects.get_or_create(
         customer=customer,
         name=name,
-        defaults={"category": category, "description": description},
+        # version 0: nothing saved yet, so these fields become version 1
+        defaults={"category": category, "description": description, "version": 0},
     )
     if created:
-        for position, (
-            source,
-            data_type,
-            fmt,
-            optional,
-            hard_id,
-            secondary,
-        ) in enumerate(fields):
-            FieldMapping.objects.create(
-                data_point_type=dpt,
-                source_field=source,
-                cdp_field=source.lower(),
-                data_type=data_type,
-                format=fmt,
-                optional=optional,
-                hard_id=hard_id,
-                secondary_id=secondary,
-                position=position,
+        new = [
+            FieldMapping(
+                source_field=source, cdp_field=source.lower(), data_type=data_type,
+                format=fmt, optional=optional, hard_id=hard_id,
+                secondary_id=secondary, references=(references or {}).get(source),
             )
-        dpt.active = True
-        dpt.save(update_fields=["active"])
+            for source, data_type, fmt, optional, hard_id, secondary in fields
+        ]  # fmt: skip
+        mapping_fields_add(data_point_type=dpt, fields=new, user=None, activate=True)
+    elif not dpt.versions.exists():
+        DataPointType.objects.filter(pk=dpt.pk).update(version=0)
+        dpt.version = 0
+        mapping_version_create(data_point_type=dpt, user=None)
     return dpt

@@ -42,9 +42,25 @@ class Customer(models.Model):
         blank=True,
         help_text="Requests per minute per API key; empty: the service default.",
     )
-    # Bumped on every change to the customer's types, fields or group keys; compiled
-    # specs are cached per (customer, mapping_version), so a bump invalidates them.
-    mapping_version = models.PositiveIntegerField(default=1, editable=False)
+    # An internal cache key, not a mapping version (each type has its own, see
+    # MappingVersion): bumped on every change to the customer's types, fields, group
+    # keys, accounts or Salesmanago mappings; compiled specs and routes are cached per
+    # (customer, config_revision), so a bump invalidates them.
+    config_revision = models.PositiveIntegerField(
+        "configuration revision",
+        default=1,
+        editable=False,
+        help_text="Internal: counts changes to the customer's configuration, so cached "
+        "copies are renewed. Each type's mapping version is on the type's page.",
+    )
+    # The onboarding checklist's "a payload tried" step.
+    payload_tried_at = models.DateTimeField(
+        "first payload tried",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When staff first tried a payload the API accepted (Try a payload).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -9,7 +9,7 @@ from .models import Customer, DataPointType, FieldMapping, GroupKey
 
 def _bump(customer_id: int) -> None:
     Customer.objects.filter(pk=customer_id).update(
-        mapping_version=F("mapping_version") + 1
+        config_revision=F("config_revision") + 1
     )
 
 

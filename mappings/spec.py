@@ -1,7 +1,7 @@
-"""Compiled, immutable views of a customer's mappings, cached per mapping version.
+"""Compiled, immutable views of a customer's mappings, cached per configuration revision.
 
 Hot code (every ingest request) reads mappings only through these, never as rows.
-A customer's ``mapping_version`` is bumped whenever staff change a type, a field or a
+A customer's ``config_revision`` is bumped whenever staff change a type, a field or a
 group key, so a cached entry is never stale: its key no longer matches.
 """
 
@@ -51,19 +51,21 @@ class TypeSpec:
 @dataclass(frozen=True, slots=True)
 class CustomerSpec:
     customer_id: int
-    version: int
+    # The customer's config_revision it was compiled at (a cache key; each TypeSpec
+    # carries its own mapping version).
+    revision: int
     types: dict[str, TypeSpec]
     group_keys: dict[str, int]
     default_group_key: str | None
 
 
 def spec_for_customer(*, customer: Customer) -> CustomerSpec:
-    """The customer's compiled mappings at its current mapping version."""
-    return _compile(customer.pk, customer.mapping_version)
+    """The customer's compiled mappings at its current configuration revision."""
+    return _compile(customer.pk, customer.config_revision)
 
 
 @lru_cache(maxsize=1024)
-def _compile(customer_id: int, version: int) -> CustomerSpec:
+def _compile(customer_id: int, revision: int) -> CustomerSpec:
     fields_by_type: dict[int, list[FieldSpec]] = {}
     rows = (
         FieldMapping.objects.filter(data_point_type__customer_id=customer_id)
@@ -112,7 +114,7 @@ def _compile(customer_id: int, version: int) -> CustomerSpec:
     )
     return CustomerSpec(
         customer_id=customer_id,
-        version=version,
+        revision=revision,
         types=types,
         group_keys={key: pk for key, pk, _ in keys},
         default_group_key=next((key for key, _, default in keys if default), None),

@@ -60,7 +60,7 @@ def mapping_version_create(*, data_point_type: DataPointType, user) -> MappingVe
     # type's version into the request log) is invalidated here explicitly.
     DataPointType.objects.filter(pk=locked.pk).update(version=number)
     Customer.objects.filter(pk=locked.customer_id).update(
-        mapping_version=F("mapping_version") + 1
+        config_revision=F("config_revision") + 1
     )
     data_point_type.version = number
     return version

@@ -14,6 +14,7 @@ from ingestion.credentials import credential_create
 from ingestion.customer_schema import customer_json_schema, customer_openapi
 from mappings.models import FieldMapping
 from mappings.onboarding_templates import template_apply
+from mappings.versions import mapping_version_create
 from tests.harness.customers import make_customer
 from tests.harness.signing import sign_with_botocore
 
@@ -132,12 +133,21 @@ def test_the_document_changes_when_the_mapping_changes(live_server, demo, api_ke
         data_point_type=person, source_field="shoe_size", cdp_field="shoe_size",
         data_type="integer", position=99,
     )  # fmt: skip
+    mapping_version_create(data_point_type=person, user=None)  # as the admin's save
     after = signed_get(live_server, "/v3/schema?document=json-schema", *api_key).json()
     data_before = before["$defs"]["person"]["properties"]["data"]
     data_after = after["$defs"]["person"]["properties"]["data"]
     assert "shoe_size" not in data_before["properties"]
     assert data_after["required"][-1] == "shoe_size"
-    assert after["x-datatalks-mapping-version"] > before["x-datatalks-mapping-version"]
+    # One meaning of "mapping version": the type's, as the request log cites it.
+    versions = (
+        before["x-datatalks-mapping-versions"],
+        after["x-datatalks-mapping-versions"],
+    )
+    assert versions[1]["person"] == versions[0]["person"] + 1 == person.version
+    assert after["$defs"]["person"]["x-datatalks-mapping-version"] == person.version
+    assert versions[1]["purchase_ev"] == versions[0]["purchase_ev"]
+    assert f"person v{person.version}" in after["description"]
 
 
 def test_an_unknown_document_is_a_400_in_the_envelope(live_server, demo, api_key):
