@@ -355,4 +355,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ingestion.tasks.files_sweep_task",
         "schedule": float(DATATALKS_FILE_SWEEP_SECONDS),
     },
+    # The data health page's counts (ingestion/rollups.py), a minute behind the log.
+    "rollup-request-log": {
+        "task": "ingestion.tasks.requestlog_rollup_task",
+        "schedule": 60.0,
+    },
 }

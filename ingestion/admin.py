@@ -10,6 +10,7 @@ from django.urls import path, re_path, reverse
 from django.utils.html import format_html
 
 from datatalks.admin_display import badge, cut, short_id, when
+from integrations.routing import delivery_gaps
 from mappings import admin as onboarding
 from mappings.models import Customer
 
@@ -24,6 +25,7 @@ from .models import (
     RequestLog,
     SecondaryIdentifier,
 )
+from .onboarding import onboarding_checklist
 
 _BY_CUSTOMER = ("customer", admin.RelatedOnlyFieldListFilter)
 
@@ -46,8 +48,19 @@ class CustomerAdmin(onboarding.CustomerAdmin):
                 onboarding.onboarding_view(self, admin_views.schema_download),
                 name="mappings_customer_schema",
             ),
+            path(
+                "<int:object_id>/health/",
+                onboarding.onboarding_view(self, admin_views.health_view),
+                name="mappings_customer_health",
+            ),
             *super().get_urls(),
         ]
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        if obj is not None:
+            context["checklist"] = onboarding_checklist(customer=obj)
+            context["gaps"] = delivery_gaps(customer=obj)
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
 
 @admin.register(ApiCredential)

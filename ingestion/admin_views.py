@@ -10,10 +10,12 @@ from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from rest_framework.exceptions import ParseError
 
 from datatalks.api import envelope, error_answer
 from datatalks.errors import ApiError
+from integrations.routing import delivery_gaps
 from mappings.admin_views import admin_page
 from mappings.categories import CATEGORY_OF_PATH, PATH_OF_CATEGORY
 from mappings.models import Customer, DataPointType
@@ -22,6 +24,8 @@ from mappings.spec import spec_for_customer
 from .admin_forms import TryPayloadForm
 from .caller import ApiCaller
 from .customer_schema import customer_json_schema, customer_openapi, example_body
+from .health import customer_health
+from .health_charts import bar_chart
 from .models import ApiCredential, DataPoint
 from .parsers import ApiJSONParser
 from .services import datapoint_try
@@ -38,6 +42,11 @@ def try_view(model_admin, request):
     outcome = None
     if data is not None and form.is_valid():
         outcome = payload_judge(request=request, **form.cleaned_data)
+        if outcome.status == 200:
+            # The onboarding checklist's "a payload tried" step: the first accepted one.
+            Customer.objects.filter(
+                pk=form.cleaned_data["customer"].pk, payload_tried_at__isnull=True
+            ).update(payload_tried_at=timezone.now())
     return admin_page(
         model_admin, request, "admin/ingestion/try_payload.html", title="Try a payload",
         form=form, outcome=outcome, shown=_shown(outcome),
@@ -85,6 +94,7 @@ def payload_judge(
         request, success=True, messages=[], datatalks_id=result.datatalks_id, key=key
     )
     existing = DataPoint.objects.filter(pk=result.datatalks_id).exists()
+    warnings += _unsent(customer, environment, parsed)
     return TryOutcome(
         200, answer, result.stored, result.salesmanago, existing, warnings
     )
@@ -114,6 +124,19 @@ def _try_warnings(customer, environment: str, key: str | None) -> list[str]:
             "would be refused (403); create one under Ingestion → API credentials."
         ]
     return []
+
+
+def _unsent(customer, environment: str, body: dict) -> list[str]:
+    """What keeps this accepted payload from reaching Salesmanago, if anything."""
+    spec = spec_for_customer(customer=customer)
+    type_spec = spec.types[body["type"]]
+    group_key = body.get("groupKey") or spec.default_group_key
+    return delivery_gaps(
+        customer=customer,
+        environment=environment,
+        type_ids=[type_spec.id],
+        group_key_ids=[spec.group_keys[group_key]],
+    )
 
 
 def _try_initial(params) -> dict:
@@ -146,6 +169,31 @@ def _shown(outcome) -> dict[str, str]:
 
 def _dump(value) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, cls=DjangoJSONEncoder)
+
+
+# Data health --------------------------------------------------------------------------
+
+
+def health_view(model_admin, request, object_id):
+    """The customer's data health: requests per type over 24 hours and 30 days, the top
+    rejection messages, and each Salesmanago account's lag and open deliveries."""
+    customer = get_object_or_404(Customer, pk=object_id)
+    if not model_admin.has_view_permission(request, customer):
+        raise PermissionDenied
+    health = customer_health(customer=customer)
+    charts = [
+        {
+            "series": s,
+            "hours": bar_chart(s.hours, label=f"{s.type_name}, 24 hours", fmt="%H:00"),
+            "days": bar_chart(s.days, label=f"{s.type_name}, 30 days", fmt="%Y-%m-%d"),
+        }
+        for s in health.series
+    ]
+    return admin_page(
+        model_admin, request, "admin/ingestion/health.html",
+        title=f"Data health of {customer.name}", original=customer, health=health,
+        charts=charts, gaps=delivery_gaps(customer=customer),
+    )  # fmt: skip
 
 
 # API documents -----------------------------------------------------------------------

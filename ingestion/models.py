@@ -289,3 +289,59 @@ class RejectedRow(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row}"
+
+
+class RequestRollup(models.Model):
+    """Requests of one customer's type in one hour, accepted and rejected: what the data
+    health page charts, so it never counts the request log itself.
+
+    Written by requestlog_rollup (a beat task) from the log, never by the ingest path.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    type_name = models.CharField("type", max_length=100, blank=True)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "hour", "type_name"], name="one_rollup_per_hour"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.hour:%Y-%m-%d %H}h {self.type_name}"
+
+
+class RejectionRollup(models.Model):
+    """How often one rejection message was answered to a customer in one day, with the
+    latest request that got it (support opens it from the data health page)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    message = models.CharField(max_length=300)
+    count = models.PositiveIntegerField(default=0)
+    example_request_id = models.UUIDField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "day", "message"],
+                name="one_rejection_rollup_per_day",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.day} {self.message[:40]}"
+
+
+class RollupMark(models.Model):
+    """How far the request log is rolled up: rows created before ``until`` are counted."""
+
+    name = models.CharField(max_length=50, unique=True)
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} until {self.until}"

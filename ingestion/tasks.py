@@ -1,9 +1,11 @@
-"""Thin Celery entry points for files; the work is in ingestion.files.services."""
+"""Thin Celery entry points: files (ingestion.files.services) and the request log's
+rollup for the data health page (rollups.py)."""
 
 from celery import shared_task
 from django.conf import settings
 
 from .files import services
+from .rollups import requestlog_rollup
 
 # Redelivered if a worker dies (acks_late); a file's progress is in the database, so a
 # second run resumes where the first committed. The hard limit is well past a slice.
@@ -29,3 +31,11 @@ def files_sweep_task() -> int:
         services.file_enqueue(file_id=file_id)
     services.files_expire()
     return len(queued)
+
+
+@shared_task(
+    name="ingestion.tasks.requestlog_rollup_task", acks_late=True, time_limit=600
+)
+def requestlog_rollup_task() -> int:
+    """Counts the request log rows logged since the last run (beat, every minute)."""
+    return requestlog_rollup()

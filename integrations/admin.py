@@ -5,10 +5,10 @@ from django.contrib import admin, messages
 from django.db.models import Count, Max, Min, Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from datatalks.admin_display import badge, cut, short_id, when
-from mappings.models import GroupKey
+from mappings.models import Category, DataPointType, FieldMapping, GroupKey
 
 from .models import (
     Delivery,
@@ -17,6 +17,7 @@ from .models import (
     MappingEntry,
     SalesmanagoAccount,
 )
+from .salesmanago.payloads import target_choices
 from .services import deliveries_replay, deliveries_retry_now
 from .tasks import wake_accounts
 
@@ -147,10 +148,72 @@ class SalesmanagoAccountAdmin(admin.ModelAdmin):
         return obj._last or "—"
 
 
+class FieldNamesInput(forms.TextInput):
+    """A text input that suggests the type's CDP field names (a datalist)."""
+
+    def __init__(self, names: list[str], list_id: str):
+        super().__init__(attrs={"list": list_id, "autocomplete": "off"})
+        self.names, self.list_id = names, list_id
+
+    def render(self, name, value, attrs=None, renderer=None):
+        options = format_html_join(
+            "", '<option value="{}">', ((n,) for n in self.names)
+        )
+        return format_html(
+            '{}<datalist id="{}">{}</datalist>',
+            super().render(name, value, attrs, renderer),
+            self.list_id,
+            options,
+        )
+
+
 class MappingEntryInline(admin.TabularInline):
+    """Targets are chosen from the fields a Salesmanago item of the type's category
+    has (payloads.TARGETS); sources are suggested from the type's CDP fields."""
+
     model = MappingEntry
     extra = 1
     fields = ["position", "kind", "source", "target", "conversion", "name_template"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        dpt = obj.data_point_type if obj else _type_from(request)
+        fields = formset.form.base_fields
+        fields["target"] = forms.ChoiceField(
+            choices=[("", "---------"), *_targets(dpt)],
+            help_text="The Salesmanago field the value goes to.",
+        )
+        if dpt is not None:
+            names = _source_names(dpt)
+            fields["source"].widget = FieldNamesInput(names, f"dt-fields-{dpt.pk}")
+        return formset
+
+
+def _type_from(request) -> DataPointType | None:
+    """The type named by ?data_point_type= (the onboarding checklist's link)."""
+    pk = request.GET.get("data_point_type", "")
+    return DataPointType.objects.filter(pk=pk).first() if pk.isdigit() else None
+
+
+def _targets(dpt: DataPointType | None) -> list:
+    if dpt is not None:
+        return target_choices(dpt.category)
+    return [
+        (f"{label}: {group}", options)
+        for category, label in Category.choices
+        for group, options in target_choices(category)
+    ]
+
+
+def _source_names(dpt: DataPointType) -> list[str]:
+    names = list(dpt.fields.values_list("cdp_field", flat=True))
+    if dpt.category == Category.EVENT:
+        profiles = FieldMapping.objects.filter(
+            data_point_type__customer_id=dpt.customer_id,
+            data_point_type__category=Category.PROFILE,
+        ).values_list("cdp_field", flat=True)
+        names += sorted({f"profile.{name}" for name in profiles})
+    return names
 
 
 @admin.register(IntegrationMapping)

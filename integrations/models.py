@@ -166,10 +166,13 @@ class MappingEntry(models.Model):
         return f"{self.source} → {self.target}"
 
     def clean(self):
+        category = None
+        if self.mapping_id is not None:
+            category = self.mapping.data_point_type.category
         try:
             check_entry(
                 self.kind, self.source, self.target, self.conversion,
-                self.name_template, field_types=self._field_types(),
+                self.name_template, field_types=self._field_types(), category=category,
             )  # fmt: skip
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
@@ -254,6 +257,19 @@ class Delivery(models.Model):
                 fields=["claimed_at"],
                 condition=Q(status="sending"),
                 name="delivery_in_flight",
+            ),
+            # The data health page: open deliveries and recent sends per account.
+            models.Index(
+                fields=["account", "status"],
+                condition=Q(
+                    status__in=["pending", "sending", "failed", "dead", "unknown"]
+                ),
+                name="delivery_open",
+            ),
+            models.Index(
+                fields=["account", "sent_at"],
+                condition=Q(status="sent"),
+                name="delivery_sent",
             ),
         ]
 

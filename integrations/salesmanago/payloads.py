@@ -41,6 +41,59 @@ class Entry:
     name_template: str = ""
 
 
+# Every field an item of each category can carry in Salesmanago: the targets a mapping
+# entry chooses from (the admin offers these, check_entry refuses others). "properties"
+# takes a dynamic entry (each listed field becomes a property named by its template).
+CONTACT_TARGETS = (
+    "contact.email", "contact.name", "contact.phone", "contact.fax", "contact.company",
+    "contact.externalId", "contact.state", "contact.address.streetAddress",
+    "contact.address.zipCode", "contact.address.city", "contact.address.country",
+    "province", "birthday", "lang", "tags", "removeTags", "properties",
+)  # fmt: skip
+EVENT_TARGETS = (
+    "email", "contactEvent.contactExtEventType", "contactEvent.date",
+    "contactEvent.value", "contactEvent.externalId", "contactEvent.description",
+    "contactEvent.products", "contactEvent.location", "contactEvent.shopDomain",
+    *(f"contactEvent.detail{n}" for n in range(1, 21)),
+)  # fmt: skip
+PRODUCT_TARGETS = (
+    "productId", "name", "mainCategory", "categories", "categoryExternalId",
+    "description", "price", "discountPrice", "unitPrice", "quantity", "available",
+    "active", "productUrl", "mainImageUrl", "imageUrls", "systemDetails.brand",
+    "systemDetails.manufacturer", "systemDetails.season", "systemDetails.color",
+    "systemDetails.popularity", "systemDetails.gender", "systemDetails.bestseller",
+    "systemDetails.newProduct", *(f"customDetails.detail{n}" for n in range(1, 6)),
+)  # fmt: skip
+TARGETS = {
+    "profile": CONTACT_TARGETS,
+    "event": EVENT_TARGETS,
+    "inventory": PRODUCT_TARGETS,
+}
+# How each group of targets is labelled where staff choose one.
+TARGET_GROUPS = {
+    "contact.": "Contact fields", "properties": "Properties", "tags": "Tags",
+    "removeTags": "Tags", "contactEvent.detail": "Event details",
+    "contactEvent.": "Event fields", "email": "The event's contact",
+    "customDetails.": "Product custom details", "systemDetails.": "Product details",
+}  # fmt: skip
+
+
+def target_choices(category: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The category's targets, grouped for a select: [(group, [(target, target)])]."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for target in TARGETS[category]:
+        group = next(
+            (
+                label
+                for prefix, label in TARGET_GROUPS.items()
+                if target.startswith(prefix)
+            ),
+            "Contact (top level)" if category == "profile" else "Product fields",
+        )
+        groups.setdefault(group, []).append((target, target))
+    return list(groups.items())
+
+
 def check_entry(
     kind: str,
     source: str,
@@ -49,13 +102,19 @@ def check_entry(
     name_template: str = "",
     *,
     field_types: dict[str, str] | None = None,
+    category: str | None = None,
 ) -> None:
     """Raises ValueError when an entry cannot work, whatever the data.
 
     ``field_types`` maps the CDP fields the entry may read (``profile.<field>`` for an
     event's linked profile) to their data types; given, a number conversion must read a
-    numeric field.
+    numeric field. With ``category``, the target must be one of that category's TARGETS.
     """
+    if category is not None and target not in TARGETS[category]:
+        raise ValueError(
+            f"{target!r} is not a field of a Salesmanago "
+            f"{_ITEM_NAME[category]}; choose one of the listed targets."
+        )
     if kind not in KINDS:
         raise ValueError(f"Unknown kind {kind!r}.")
     if conversion not in CONVERSIONS:
@@ -274,6 +333,8 @@ def require(item: dict, *paths: str) -> dict:
             raise PayloadError(f"the item has no {path}; check the Salesmanago mapping")
     return item
 
+
+_ITEM_NAME = {"profile": "contact", "event": "external event", "inventory": "product"}
 
 # What each kind of item must carry to be accepted.
 REQUIRED = {
