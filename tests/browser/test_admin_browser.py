@@ -5,6 +5,7 @@ Screenshots of each step go to test-artifacts/."""
 
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from django.contrib import admin
 from django.urls import reverse
 from playwright.sync_api import expect, sync_playwright
 
+from datatalks.celery import app as celery_app
 from ingestion import examples
 from ingestion.caller import ApiCaller
 from ingestion.credentials import credential_create
@@ -21,10 +23,19 @@ from ingestion.services import datapoint_ingest
 from ingestion.validation import CATEGORY_OF_PATH
 from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery
+from integrations.salesmanago.sandbox import (
+    DEMO_API_SECRET,
+    DEMO_CATALOG_ID,
+    DEMO_CLIENT_ID,
+    DEMO_OWNER,
+    DEMO_V3_API_KEY,
+)
 from mappings.demo import demo_load
-from mappings.models import DataPointType
+from mappings.models import Customer, DataPointType
 from mappings.versions import mapping_version_create
 from tests.harness.customers import make_customer
+from tests.harness.delivery import PrivateRedis, Worker, use_broker, wait_for
+from tests.harness.signing import signed_session
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The screen staff work on: every admin page must fit it without scrolling sideways.
@@ -283,6 +294,12 @@ def every_admin_page(request) -> list[tuple[str, str]]:
             pages.append(
                 (f"{name}-change", reverse(f"admin:{name}_change", args=[obj.pk]))
             )
+    customer = Customer.objects.get(slug="demo")
+    pages += [
+        ("onboarding-health", reverse("admin:mappings_customer_health", args=[customer.pk])),
+        ("onboarding-try", reverse("admin:mappings_customer_try") + f"?customer={customer.pk}"),
+        ("onboarding-import", reverse("admin:mappings_datapointtype_import_new")),
+    ]  # fmt: skip
     return sorted(pages)
 
 
@@ -296,7 +313,7 @@ def test_every_admin_list_and_form_fits_a_1400px_screen(
     request = rf.get("/admin/")
     request.user = user
     pages = every_admin_page(request)
-    assert len(pages) >= 30
+    assert len(pages) >= 33
     log_in(page, live_server.url)
     too_wide = {}
     for name, path in pages:
@@ -306,3 +323,111 @@ def test_every_admin_list_and_form_fits_a_1400px_screen(
         if wide := sideways(page):
             too_wide[name] = wide
     assert too_wide == {}, json.dumps(too_wide, indent=1)
+
+
+@pytest.fixture
+def broker():
+    """A private Redis for the live server's wake-ups and the worker."""
+    original = celery_app.conf.broker_url
+    server = PrivateRedis().start()
+    use_broker(server.url)
+    yield server
+    server.stop()
+    use_broker(original)
+
+
+def step_states(page) -> dict[str, str]:
+    items = page.locator("#onboarding-checklist li")
+    return {
+        items.nth(i).get_attribute("data-step"): items.nth(i).get_attribute("class")
+        for i in range(items.count())
+    }
+
+
+def open_customer(page, url: str, customer) -> None:
+    page.goto(url + reverse("admin:mappings_customer_change", args=[customer.pk]))
+    expect(page.locator("#onboarding-checklist")).to_be_visible()
+
+
+def test_staff_walk_the_checklist_of_a_new_customer_to_a_first_delivery(
+    live_server, page, django_user_model, sandbox, broker, tmp_path
+):
+    club = make_customer("hammarby")
+    django_user_model.objects.create_superuser("onboarding", "o@example.com", "pw-123")
+    log_in(page, live_server.url)
+    open_customer(page, live_server.url, club)
+    assert step_states(page) == {
+        "group_keys": "done", "types": "done", "api_key": "todo", "accounts": "todo",
+        "mappings": "todo", "tried": "todo", "first_data": "todo",
+        "first_delivery": "todo",
+    }  # fmt: skip
+    expect(page.locator(".dt-gap")).to_contain_text("integration is off")
+    shot(page, "walk-01-new-customer")
+
+    page.check("#id_salesmanago_enabled")
+    page.click("input[name=_continue]")
+    expect(page.locator(".dt-gap").first).to_contain_text(
+        "Group key main_group has no enabled production Salesmanago account"
+    )
+
+    page.click("#onboarding-checklist li[data-step=api_key] a")
+    expect(page.locator("#id_customer")).to_have_value(str(club.pk))
+    page.fill("#id_description", "Hammarby CRM")
+    page.click("input[name=_save]")
+    secret_message = page.locator(".messagelist").inner_text()
+    key, secret = re.search(r"for (DT\w+): (\S+) —", secret_message).groups()
+
+    open_customer(page, live_server.url, club)
+    page.click("#onboarding-checklist li[data-step=accounts] a")
+    expect(page.locator("#id_group_key")).to_have_value(str(club.group_keys.get().pk))
+    for field, value in {
+        "base_url": sandbox.url, "v3_base_url": sandbox.url, "client_id": DEMO_CLIENT_ID,
+        "api_secret": DEMO_API_SECRET, "v3_api_key": DEMO_V3_API_KEY,
+        "owner_email": DEMO_OWNER, "catalog_id": DEMO_CATALOG_ID,
+    }.items():  # fmt: skip
+        page.fill(f"#id_{field}", value)
+    shot(page, "walk-02-account")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+
+    open_customer(page, live_server.url, club)
+    expect(
+        page.locator("#onboarding-checklist li[data-step=mappings]")
+    ).to_contain_text("Not mapped: person")
+    page.click("#onboarding-checklist li[data-step=mappings] a")
+    page.select_option("#id_entries-0-target", "contact.email")
+    page.fill("#id_entries-0-source", "email")
+    shot(page, "walk-03-mapping")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+
+    open_customer(page, live_server.url, club)
+    expect(page.locator(".dt-gap")).to_have_count(0)
+    page.click("#onboarding-checklist li[data-step=tried] a")
+    person = {"customer_id": 1904, "email": "bajen@example.se"}
+    page.fill("#id_body", json.dumps({"type": "person", "data": person}))
+    page.select_option("#id_endpoint", "v3/profiles")
+    page.click("input[name=_try]")
+    expect(page.locator("#try-status")).to_have_text("HTTP 200")
+    expect(page.locator("#try-salesmanago")).to_contain_text("bajen@example.se")
+    expect(page.locator(".dt-try-warning")).to_have_count(0)
+    shot(page, "walk-04-tried")
+
+    worker = Worker(broker.url, tmp_path / "worker.log").start()
+    try:
+        answer = signed_session(key, secret).post(
+            live_server.url + "/v3/profiles",
+            json={"type": "person", "data": person},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        wait_for(
+            lambda: sandbox.state(DEMO_CLIENT_ID)["contacts"], 60, "the first delivery"
+        )
+    finally:
+        worker.stop()
+    [contact] = sandbox.state(DEMO_CLIENT_ID)["contacts"]
+    assert contact["email"] == "bajen@example.se"
+    open_customer(page, live_server.url, club)
+    assert set(step_states(page).values()) == {"done"}
+    shot(page, "walk-05-first-delivery")
