@@ -112,7 +112,7 @@ def test_a_target_outside_the_category_s_salesmanago_fields_is_refused(
     category, target
 ):
     with pytest.raises(ValueError, match="not a field of a Salesmanago"):
-        check_entry("string", "x", target, "", category)
+        check_entry("string", "x", target, "", category=category)
 
 
 def test_the_mapping_form_offers_the_type_s_targets_and_fields(staff, demo):
