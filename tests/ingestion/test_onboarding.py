@@ -12,7 +12,7 @@ from ingestion.credentials import credential_create
 from ingestion.onboarding import onboarding_checklist
 from integrations.models import IntegrationMapping, MappingEntry, SalesmanagoAccount
 from integrations.salesmanago.payloads import TARGETS, check_entry
-from mappings.models import FieldMapping
+from mappings.models import FieldMapping, GroupKey
 from tests.harness.customers import make_customer
 
 
@@ -144,3 +144,19 @@ def test_forms_offer_only_the_customer_s_own_objects(staff, demo):
     account_add = reverse("admin:integrations_salesmanagoaccount_add")
     html = staff.get(f"{account_add}?customer={acme.pk}").content.decode()
     assert "acme: main_group (default)" in html and "demo: main_group" not in html
+
+
+def test_a_new_customer_s_only_group_key_is_its_default(staff, db):
+    management = {
+        f"{prefix}-{name}": value
+        for prefix in ("group_keys", "data_point_types")
+        for name, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"),
+                            ("MIN_NUM_FORMS", "0"), ("MAX_NUM_FORMS", "1000"))
+    }  # fmt: skip
+    page = staff.post(reverse("admin:mappings_customer_add"), {
+        "name": "Acme", "slug": "acme", "active": "on", "time_zone": "Europe/Stockholm",
+        **management, "group_keys-TOTAL_FORMS": "1", "group_keys-0-key": "main_group",
+    })  # fmt: skip
+    assert page.status_code == 302, page.context and page.context["errors"]
+    [key] = GroupKey.objects.filter(customer__slug="acme")
+    assert key.is_default
