@@ -76,14 +76,14 @@ class CustomerAdmin(admin.ModelAdmin):
     list_filter = ["active", "salesmanago_enabled"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["mapping_version", "created_at"]
+    readonly_fields = ["config_revision", "created_at"]
     inlines = [GroupKeyInline, DataPointTypeInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "active", "time_zone"]}),
         ("Integrations", {"fields": ["salesmanago_enabled"]}),
         (
             "Bookkeeping",
-            {"fields": ["mapping_version", "created_at"], "classes": ["collapse"]},
+            {"fields": ["config_revision", "created_at"], "classes": ["collapse"]},
         ),
     ]
 

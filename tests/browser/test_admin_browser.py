@@ -20,7 +20,6 @@ from ingestion.caller import ApiCaller
 from ingestion.credentials import credential_create
 from ingestion.models import DataPoint, IdentityCollision, RequestLog
 from ingestion.services import datapoint_ingest
-from ingestion.validation import CATEGORY_OF_PATH
 from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery
 from integrations.salesmanago.sandbox import (
@@ -30,6 +29,7 @@ from integrations.salesmanago.sandbox import (
     DEMO_OWNER,
     DEMO_V3_API_KEY,
 )
+from mappings.categories import CATEGORY_OF_PATH
 from mappings.demo import demo_load
 from mappings.models import Customer, DataPointType
 from mappings.versions import mapping_version_create
