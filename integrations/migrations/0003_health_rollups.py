@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ingestion', '0003_health_rollups'),
+        ('ingestion', '0004_health_rollups'),
         ('integrations', '0002_delivery_call_started'),
     ]
 

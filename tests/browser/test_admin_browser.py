@@ -127,7 +127,8 @@ def sideways(page) -> list[str]:
     return page.evaluate(SIDEWAYS)
 
 
-def log_in(page, url: str, username: str = "onboarding") -> None:
+def sign_in(page, url: str, username: str = "onboarding") -> None:
+    """Logs ``username`` (a user the test made, password pw-123) in to the admin."""
     page.goto(url + "/admin/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", "pw-123")
@@ -314,7 +315,7 @@ def test_every_admin_list_and_form_fits_a_1400px_screen(
     request.user = user
     pages = every_admin_page(request)
     assert len(pages) >= 33
-    log_in(page, live_server.url)
+    sign_in(page, live_server.url)
     too_wide = {}
     for name, path in pages:
         response = page.goto(live_server.url + path)
@@ -354,7 +355,7 @@ def test_staff_walk_the_checklist_of_a_new_customer_to_a_first_delivery(
 ):
     club = make_customer("hammarby")
     django_user_model.objects.create_superuser("onboarding", "o@example.com", "pw-123")
-    log_in(page, live_server.url)
+    sign_in(page, live_server.url)
     open_customer(page, live_server.url, club)
     assert step_states(page) == {
         "group_keys": "done", "types": "done", "api_key": "todo", "accounts": "todo",
