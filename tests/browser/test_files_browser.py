@@ -27,7 +27,9 @@ def test_staff_upload_a_file_and_watch_its_progress(
         live_server.url + reverse("admin:mappings_customer_change", args=[demo.pk])
     )
     page.click("text=Upload a file")
-    page.select_option("#id_type", label="person (profile)")
+    page.select_option(
+        "#id_type", label="demo: person (profile)"
+    )  # named with its customer
     page.set_input_files("#id_file", str(people))
     page.click("input[type=submit][value=Upload]")
     expect(page.locator(".messagelist")).to_contain_text(
