@@ -26,9 +26,17 @@ from bench.env import BenchEnv, missing_tools  # noqa: E402
 
 # (label, module, attribute): each is timed where the request path looks it up.
 STEPS = [
-    ("health check (SELECT 1)", "django.db.backends.postgresql.base", "DatabaseWrapper.is_usable"),
+    (
+        "health check (SELECT 1)",
+        "django.db.backends.postgresql.base",
+        "DatabaseWrapper.is_usable",
+    ),
     ("JSON parsing", "ingestion.parsers", "ApiJSONParser.parse"),
-    ("SigV4: credential query + decrypt", "ingestion.auth", "credential_for_access_key"),
+    (
+        "SigV4: credential query + decrypt",
+        "ingestion.auth",
+        "credential_for_access_key",
+    ),
     ("SigV4: signature check", "ingestion.sigv4", "verify"),
     ("rate limit (Redis INCR)", "ingestion.throttling", "count_request"),
     ("compiled mapping lookup", "ingestion.services", "spec_for_customer"),
@@ -40,7 +48,7 @@ STEPS = [
     ("COMMIT", "django.db.backends.base.base", "BaseDatabaseWrapper.commit"),
     ("Celery enqueue (Redis)", "ingestion.services", "wake_accounts"),
     ("request log INSERT", "ingestion.apiview", "request_log_write"),
-]  # fmt: skip
+]
 
 
 class Timers:

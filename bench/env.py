@@ -80,9 +80,16 @@ class BenchEnv:
         self._create_database()
         self._flush_redis()
         self.sandbox = self.children.start(
-            [self.python, "manage.py", "salesmanago_sandbox", "--port", str(self.sandbox_port)],
-            log=self.work / "sandbox.log", cwd=self.root,
-        )  # fmt: skip
+            [
+                self.python,
+                "manage.py",
+                "salesmanago_sandbox",
+                "--port",
+                str(self.sandbox_port),
+            ],
+            log=self.work / "sandbox.log",
+            cwd=self.root,
+        )
         _wait_for_http(f"http://127.0.0.1:{self.sandbox_port}/_sandbox/faults")
         self._load_service_data()
 
@@ -143,11 +150,21 @@ class BenchEnv:
         self.stop_server()
         self.server_port = free_port()
         args = [
-            str(self.bin / "gunicorn"), "datatalks.wsgi",
-            "--bind", f"127.0.0.1:{self.server_port}",
-            "--workers", str(workers), "--worker-class", kind, "--threads", str(threads),
-            "--timeout", "60", "--graceful-timeout", "5",
-        ]  # fmt: skip
+            str(self.bin / "gunicorn"),
+            "datatalks.wsgi",
+            "--bind",
+            f"127.0.0.1:{self.server_port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            kind,
+            "--threads",
+            str(threads),
+            "--timeout",
+            "60",
+            "--graceful-timeout",
+            "5",
+        ]
         self.server = self.children.start(
             args, log=self.work / "gunicorn.log", cwd=self.root
         )
@@ -159,9 +176,19 @@ class BenchEnv:
         """Starts a Celery worker (no beat) against the bench's database and broker,
         serving one queue."""
         args = [
-            self.python, "-m", "celery", "-A", "datatalks", "worker", "-Q", queue,
-            "--concurrency", str(concurrency), "--loglevel", "WARNING",
-        ]  # fmt: skip
+            self.python,
+            "-m",
+            "celery",
+            "-A",
+            "datatalks",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "WARNING",
+        ]
         worker = self.children.start(
             args, log=self.work / f"worker-{queue}.log", cwd=self.root
         )

@@ -40,9 +40,16 @@ def write_csv(path: Path, rows: int) -> int:
         writer.writerow(COLUMNS)
         for i in range(FIRST_ID, FIRST_ID + rows):
             writer.writerow(
-                [i, "Bench", f"Person {i}", f"file.{i}@example.com", 20 + i % 60,
-                 "Stockholm", "Yes" if i % 2 else "No"]
-            )  # fmt: skip
+                [
+                    i,
+                    "Bench",
+                    f"Person {i}",
+                    f"file.{i}@example.com",
+                    20 + i % 60,
+                    "Stockholm",
+                    "Yes" if i % 2 else "No",
+                ]
+            )
     return path.stat().st_size
 
 
@@ -110,13 +117,18 @@ class FilesPhase:
         size = write_csv(path, self.rows)
         worker = self.env.start_worker(concurrency=1, queue="files")
         window = CpuWindow(
-            {"worker": lambda: descendants(worker.pid),
-             "web": self.env.server_pids, "postgres": self.env.postgres_pids}
-        ).start()  # fmt: skip
+            {
+                "worker": lambda: descendants(worker.pid),
+                "web": self.env.server_pids,
+                "postgres": self.env.postgres_pids,
+            }
+        ).start()
         memory = MemorySampler(
-            {"worker": lambda: descendants(worker.pid)[1:] or [worker.pid],
-             "web": lambda: self.env.server_pids()[1:]}
-        ).start()  # fmt: skip
+            {
+                "worker": lambda: descendants(worker.pid)[1:] or [worker.pid],
+                "web": lambda: self.env.server_pids()[1:],
+            }
+        ).start()
         started = time.monotonic()
         file_id = self._upload(path)
         uploaded = time.monotonic()
@@ -185,11 +197,15 @@ def file_lines(files: dict | None, batch_items_per_s: float | None) -> list[str]
         f"Files: {files['rows']:,} rows ({files['bytes'] / 2**20:.0f} MiB CSV), upload to "
         f"last row stored in {files['seconds']:,.1f} s (upload {files['upload_seconds']} s)",
         f"  {files['rows_per_s']:>10,.0f} rows/s"
-        + (f"   (batch endpoint: {batch_items_per_s:,.0f} items/s)" if batch_items_per_s else ""),
+        + (
+            f"   (batch endpoint: {batch_items_per_s:,.0f} items/s)"
+            if batch_items_per_s
+            else ""
+        ),
         f"  worker peak RSS {memory.get('peak_rss_mb')} MiB (first tenth "
         f"{memory.get('first_tenth_peak_rss_mb')}, last tenth "
         f"{memory.get('last_tenth_peak_rss_mb')}); web peak RSS "
         f"{files['memory'].get('web', {}).get('peak_rss_mb')} MiB",
         f"  cores: {files['cpu_cores']}",
-    ]  # fmt: skip
+    ]
     return lines

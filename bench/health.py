@@ -166,8 +166,15 @@ def _seed(rows: int, demo_id: int, other_ids: list[int]) -> float:
     while done < rows:
         chunk = min(CHUNK, rows - done)
         with connection.cursor() as cursor:
-            cursor.execute(SEED, {"demo": demo_id, "others": other_ids,
-                                  "n_others": len(other_ids), "rows": chunk})  # fmt: skip
+            cursor.execute(
+                SEED,
+                {
+                    "demo": demo_id,
+                    "others": other_ids,
+                    "n_others": len(other_ids),
+                    "rows": chunk,
+                },
+            )
         done += chunk
         print(
             f"seeded {done:,} rows ({time.perf_counter() - started:.0f} s)", flush=True
@@ -220,10 +227,12 @@ def _rollups(demo) -> dict:
     minute = 60_000
     with connection.cursor() as cursor:
         cursor.execute(
-            SEED.replace("now() - random() * interval '30 days'",
-                         "now() - random() * interval '20 seconds'"),
+            SEED.replace(
+                "now() - random() * interval '30 days'",
+                "now() - random() * interval '20 seconds'",
+            ),
             {"demo": demo.pk, "others": [demo.pk], "n_others": 1, "rows": minute},
-        )  # fmt: skip
+        )
     steady, steady_read = timed(
         requestlog_rollup, until=timezone.now() + timedelta(seconds=1)
     )
@@ -266,24 +275,36 @@ def _page(demo) -> dict:
 
 def print_figures(figures: dict) -> None:
     print()
-    print(f"Data health page at {figures['rows']:,} request-log rows "
-          f"({figures['customers']} customers; the demo customer has "
-          f"{figures['demo_rows']:,}), {os.cpu_count()} cores")  # fmt: skip
+    print(
+        f"Data health page at {figures['rows']:,} request-log rows "
+        f"({figures['customers']} customers; the demo customer has "
+        f"{figures['demo_rows']:,}), {os.cpu_count()} cores"
+    )
     rows = [
         ("seed (INSERT ... SELECT)", f"{figures['seed_s']:.1f} s"),
-        ("raw 30-day aggregate over the log (for comparison)",
-         f"{figures['raw_30d_aggregate_s'] * 1000:.0f} ms"),
-        (f"rollup, first run ({figures['rollup_catch_up_rows']:,} rows, 30 days)",
-         f"{figures['rollup_catch_up_s']:.1f} s"),
-        (f"rollup, one minute at 1,000 req/s ({figures['rollup_minute_rows']:,} rows)",
-         f"{figures['rollup_minute_s'] * 1000:.0f} ms"),
-        ("health page, cold (new connection, first render)",
-         f"{figures['page_cold_s'] * 1000:.0f} ms"),
-        (f"health page, warm (median of {WARM_RUNS})",
-         f"{figures['page_warm_median_s'] * 1000:.0f} ms"),
+        (
+            "raw 30-day aggregate over the log (for comparison)",
+            f"{figures['raw_30d_aggregate_s'] * 1000:.0f} ms",
+        ),
+        (
+            f"rollup, first run ({figures['rollup_catch_up_rows']:,} rows, 30 days)",
+            f"{figures['rollup_catch_up_s']:.1f} s",
+        ),
+        (
+            f"rollup, one minute at 1,000 req/s ({figures['rollup_minute_rows']:,} rows)",
+            f"{figures['rollup_minute_s'] * 1000:.0f} ms",
+        ),
+        (
+            "health page, cold (new connection, first render)",
+            f"{figures['page_cold_s'] * 1000:.0f} ms",
+        ),
+        (
+            f"health page, warm (median of {WARM_RUNS})",
+            f"{figures['page_warm_median_s'] * 1000:.0f} ms",
+        ),
         ("health page, warm (slowest)", f"{figures['page_warm_max_s'] * 1000:.0f} ms"),
         ("SQL queries per page", str(figures["page_queries"])),
-    ]  # fmt: skip
+    ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {value:>10}")

@@ -56,8 +56,11 @@ class Phases:
                 break
             result = self._single(seconds=2 if self.quick else 4)
             measured.append({"server": _label(config), **_brief(result)})
-            print(f"  {_label(config):<12} {result['requests_per_s']:>7,.0f} req/s  "
-                  f"p99 {result['p99_ms']:.1f} ms", flush=True)  # fmt: skip
+            print(
+                f"  {_label(config):<12} {result['requests_per_s']:>7,.0f} req/s  "
+                f"p99 {result['p99_ms']:.1f} ms",
+                flush=True,
+            )
         if measured:
             best = max(measured, key=lambda m: m["requests_per_s"])
             self.single_rps_guess = best["requests_per_s"]
@@ -108,8 +111,11 @@ class Phases:
             result = self._run("/bench/bare", pool.single_bodies(3000), seconds=seconds)
             result["bench_cores"] = _bench_cores(result)
             attempts.append(result)
-            print(f"  bare endpoint: {result['requests_per_s']:,.0f} req/s on "
-                  f"{result['bench_cores']:.2f} of {os.cpu_count()} cores", flush=True)  # fmt: skip
+            print(
+                f"  bare endpoint: {result['requests_per_s']:,.0f} req/s on "
+                f"{result['bench_cores']:.2f} of {os.cpu_count()} cores",
+                flush=True,
+            )
             if _full_machine(result):
                 break
         best = max(attempts, key=lambda r: r["bench_cores"])
@@ -118,9 +124,12 @@ class Phases:
             _brief(a) | {"bench_cores": a["bench_cores"]} for a in attempts
         ]
         if not best["full_machine"]:
-            print(f"  WARNING: the bare phase never had the machine (best "
-                  f"{best['bench_cores']:.2f} of {os.cpu_count()} cores): other work "
-                  "shares it, so the ratio to bare DRF is not meaningful", flush=True)  # fmt: skip
+            print(
+                f"  WARNING: the bare phase never had the machine (best "
+                f"{best['bench_cores']:.2f} of {os.cpu_count()} cores): other work "
+                "shares it, so the ratio to bare DRF is not meaningful",
+                flush=True,
+            )
         return best
 
     def _single(self, *, seconds: float, rate: float | None = None) -> dict:
@@ -143,11 +152,25 @@ class Phases:
             BATCH, bodies, seconds=seconds, items=items, connections=BATCH_CONNECTIONS
         )
 
-    def _run(self, path, bodies, *, seconds, items=1, rate=None, connections=CONNECTIONS, check=True) -> dict:  # fmt: skip
+    def _run(
+        self,
+        path,
+        bodies,
+        *,
+        seconds,
+        items=1,
+        rate=None,
+        connections=CONNECTIONS,
+        check=True,
+    ) -> dict:
         pool_file = self.env.work / "pool.txt"
         size = self.signer.write_pool(pool_file, path, bodies)
         if check and path != "/bench/bare":
-            body = pool.batch_body(pool.new_profiles(items)) if items > 1 else next(pool.single_bodies(1))  # fmt: skip
+            body = (
+                pool.batch_body(pool.new_profiles(items))
+                if items > 1
+                else next(pool.single_bodies(1))
+            )
             pool.check_accepted(self.signer.post(path, body), items)
         rows_before = _data_points()
         window = CpuWindow(
@@ -164,9 +187,22 @@ class Phases:
         if rate:
             env["BENCH_RATE_PER_THREAD"] = f"{rate:.3f}"
         args = [
-            "wrk", "-t", "1", "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-            "--timeout", "30s", "-s", str(LUA), self.url, "--", str(pool_file), "1",
-        ]  # fmt: skip
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(LUA),
+            self.url,
+            "--",
+            str(pool_file),
+            "1",
+        ]
         out = self.env.work / "wrk.out"
         code, cpu_seconds = run_measured(args, env=env, stdout=out)
         text = out.read_text()
@@ -201,12 +237,25 @@ class Phases:
     def _record(self, seconds: float, mode: str) -> dict:
         raw = self.env.work / f"profile{mode.replace('--', '-')}.txt"
         spy = self.env.children.start(
-            [str(self.env.bin / "py-spy"), "record", "--pid", str(self.env.server.pid),
-             "--subprocesses", "--nolineno", "--rate", "100",
-             "--duration", f"{seconds + 2:g}", "--format", "raw", "--output", str(raw),
-             mode],
+            [
+                str(self.env.bin / "py-spy"),
+                "record",
+                "--pid",
+                str(self.env.server.pid),
+                "--subprocesses",
+                "--nolineno",
+                "--rate",
+                "100",
+                "--duration",
+                f"{seconds + 2:g}",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                mode,
+            ],
             log=self.env.work / "py-spy.log",
-        )  # fmt: skip
+        )
         time.sleep(1.0)  # py-spy attaches to the master and finds the workers
         result = self._single(seconds=seconds)
         try:
@@ -225,7 +274,10 @@ class Phases:
         from integrations.models import Delivery, DeliveryStatus, SalesmanagoAccount
 
         count = 1000 if self.quick else SYNC_DELIVERIES
-        print(f"measuring: Salesmanago sync of {count:,} contacts + {count:,} events", flush=True)  # fmt: skip
+        print(
+            f"measuring: Salesmanago sync of {count:,} contacts + {count:,} events",
+            flush=True,
+        )
         profiles = pool.new_profiles(count)
         events = [
             pool.event(i, p["data"]["customer_id"]) for i, p in enumerate(profiles)
@@ -263,10 +315,12 @@ class Phases:
         app.control.purge()  # the wake-ups the ingest phases published
         worker = self.env.start_worker(concurrency=SYNC_WORKER_PROCESSES)
         window = CpuWindow(
-            {"worker": lambda: descendants(worker.pid),
-             "sandbox": lambda: [self.env.sandbox.pid],
-             "postgres": self.env.postgres_pids}
-        ).start()  # fmt: skip
+            {
+                "worker": lambda: descendants(worker.pid),
+                "sandbox": lambda: [self.env.sandbox.pid],
+                "postgres": self.env.postgres_pids,
+            }
+        ).start()
         started = time.monotonic()
         # One wake per worker process: the lock lets one of them send at a time.
         for _ in range(SYNC_WORKER_PROCESSES):
@@ -379,10 +433,21 @@ def _rate(count: int, seconds: float) -> dict:
     }
 
 
-def _phase_result(wrk: dict, cpu: dict, *, size: int, items: int, rows: int, rate) -> dict:  # fmt: skip
+def _phase_result(
+    wrk: dict, cpu: dict, *, size: int, items: int, rows: int, rate
+) -> dict:
     seconds = wrk["duration_us"] / 1e6
     requests = wrk["requests"]
-    errors = sum(wrk[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))  # fmt: skip
+    errors = sum(
+        wrk[k]
+        for k in (
+            "connect_errors",
+            "read_errors",
+            "write_errors",
+            "status_errors",
+            "timeouts",
+        )
+    )
     if wrk["status_errors"]:
         raise PhaseError(f"{wrk['status_errors']} responses were not 2xx: {wrk}")
     return {

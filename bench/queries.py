@@ -77,6 +77,10 @@ def signed_test_post(client, signer: pool.Signer, path: str, body: bytes):
     close_old_connections()
     headers = signer.headers(path, body)
     return client.post(
-        path, data=body, content_type="application/json", HTTP_HOST="testserver",
-        HTTP_X_AMZ_DATE=headers["X-Amz-Date"], HTTP_AUTHORIZATION=headers["Authorization"],
-    )  # fmt: skip
+        path,
+        data=body,
+        content_type="application/json",
+        HTTP_HOST="testserver",
+        HTTP_X_AMZ_DATE=headers["X-Amz-Date"],
+        HTTP_AUTHORIZATION=headers["Authorization"],
+    )

@@ -32,9 +32,15 @@ def budget_checks(figures: dict) -> list[dict]:
         passed = value is not None and _COMPARE[op](value, budget)
         reliable = key not in _NEEDS_FULL_MACHINE or figures.get("bare_full_machine")
         checks.append(
-            {"figure": key, "label": label, "value": value, "budget": f"{op} {budget:g}",
-             "pass": passed, "reliable": bool(reliable)}
-        )  # fmt: skip
+            {
+                "figure": key,
+                "label": label,
+                "value": value,
+                "budget": f"{op} {budget:g}",
+                "pass": passed,
+                "reliable": bool(reliable),
+            }
+        )
     return checks
 
 

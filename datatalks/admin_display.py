@@ -27,8 +27,13 @@ def short_id(value, *, url: str | None = None) -> str:
     return format_html(
         '<span class="dt-id" title="{}">{}<button type="button" class="dt-copy" '
         'data-copy="{}" title="Copy {}" aria-label="Copy {}">{}</button></span>',
-        full, shown, full, full, full, _COPY_ICON,
-    )  # fmt: skip
+        full,
+        shown,
+        full,
+        full,
+        full,
+        _COPY_ICON,
+    )
 
 
 def cut(text: str, length: int = CUT) -> str:

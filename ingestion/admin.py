@@ -68,9 +68,14 @@ class ApiCredentialAdmin(admin.ModelAdmin):
     """Keys are created here; the secret is shown once, in the message after creation."""
 
     list_display = [
-        "access_key_id", "customer", "environment", "active", "description_shown",
-        "created_at", "last_used_at",
-    ]  # fmt: skip
+        "access_key_id",
+        "customer",
+        "environment",
+        "active",
+        "description_shown",
+        "created_at",
+        "last_used_at",
+    ]
     list_filter = ["active", "environment", _BY_CUSTOMER]
     search_fields = [
         "=access_key_id",
@@ -89,9 +94,14 @@ class ApiCredentialAdmin(admin.ModelAdmin):
         if obj is None:
             return ["customer", "environment", "description"]
         return [
-            "access_key_id", "customer", "environment", "description", "active",
-            "created_at", "last_used_at",
-        ]  # fmt: skip
+            "access_key_id",
+            "customer",
+            "environment",
+            "description",
+            "active",
+            "created_at",
+            "last_used_at",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         # A key's customer and environment are what it grants: they never move.
@@ -171,15 +181,32 @@ def _data_point_link(pk) -> str:
 @admin.register(RequestLog)
 class RequestLogAdmin(ReadOnlyAdmin):
     list_display = [
-        "status", "request", "when", "endpoint", "caller", "type_and_version",
-        "first_message", "datatalks", "duration",
-    ]  # fmt: skip
+        "status",
+        "request",
+        "when",
+        "endpoint",
+        "caller",
+        "type_and_version",
+        "first_message",
+        "datatalks",
+        "duration",
+    ]
     list_display_links = ["request"]
     fields = [
-        "request_id", "created_at", "status_code", "method", "path", "customer",
-        "environment", "access_key_id", "type_name", "mapping_version", "messages",
-        "datatalks_id", "duration_ms",
-    ]  # fmt: skip
+        "request_id",
+        "created_at",
+        "status_code",
+        "method",
+        "path",
+        "customer",
+        "environment",
+        "access_key_id",
+        "type_name",
+        "mapping_version",
+        "messages",
+        "datatalks_id",
+        "duration_ms",
+    ]
     list_filter = ["status_code", "environment", "method", _BY_CUSTOMER]
     search_fields = [
         "=request_id",
@@ -259,9 +286,14 @@ class SecondaryIdentifierInline(admin.TabularInline):
 @admin.register(DataPoint)
 class DataPointAdmin(ReadOnlyAdmin):
     list_display = [
-        "datatalks_id", "customer", "environment", "data_point_type", "hard_id_shown",
-        "revision", "updated_at",
-    ]  # fmt: skip
+        "datatalks_id",
+        "customer",
+        "environment",
+        "data_point_type",
+        "hard_id_shown",
+        "revision",
+        "updated_at",
+    ]
     list_display_links = ["datatalks_id"]
     list_filter = ["environment", "data_point_type__category", _BY_CUSTOMER]
     search_fields = ["=id", "hard_id", "=secondary_ids__value"]
@@ -281,8 +313,13 @@ class DataPointAdmin(ReadOnlyAdmin):
 @admin.register(SecondaryIdentifier)
 class SecondaryIdentifierAdmin(ReadOnlyAdmin):
     list_display = [
-        "kind", "value_shown", "data_point_shown", "customer", "environment", "created_at",
-    ]  # fmt: skip
+        "kind",
+        "value_shown",
+        "data_point_shown",
+        "customer",
+        "environment",
+        "created_at",
+    ]
     list_filter = ["environment", "kind", _BY_CUSTOMER]
     search_fields = ["value", "=data_point__id"]
     list_select_related = ["customer"]
@@ -299,9 +336,15 @@ class SecondaryIdentifierAdmin(ReadOnlyAdmin):
 @admin.register(IdentityCollision)
 class IdentityCollisionAdmin(ReadOnlyAdmin):
     list_display = [
-        "created_at", "customer", "environment", "kind", "value_shown", "owner_shown",
-        "claimant_shown", "request",
-    ]  # fmt: skip
+        "created_at",
+        "customer",
+        "environment",
+        "kind",
+        "value_shown",
+        "owner_shown",
+        "claimant_shown",
+        "request",
+    ]
     list_filter = ["environment", "kind", _BY_CUSTOMER]
     search_fields = ["value", "=request_id", "=owner__id", "=claimant__id"]
     list_select_related = ["customer"]

@@ -48,9 +48,14 @@ def try_view(model_admin, request):
                 pk=form.cleaned_data["customer"].pk, payload_tried_at__isnull=True
             ).update(payload_tried_at=timezone.now())
     return admin_page(
-        model_admin, request, "admin/ingestion/try_payload.html", title="Try a payload",
-        form=form, outcome=outcome, shown=_shown(outcome),
-    )  # fmt: skip
+        model_admin,
+        request,
+        "admin/ingestion/try_payload.html",
+        title="Try a payload",
+        form=form,
+        outcome=outcome,
+        shown=_shown(outcome),
+    )
 
 
 @dataclass
@@ -83,9 +88,11 @@ def payload_judge(
     try:
         parsed = ApiJSONParser().parse(io.BytesIO(body.encode("utf-8")))
         result = datapoint_try(
-            caller=caller, category=CATEGORY_OF_PATH[path_name], version=version,
+            caller=caller,
+            category=CATEGORY_OF_PATH[path_name],
+            version=version,
             body=parsed,
-        )  # fmt: skip
+        )
     except (ParseError, ApiError) as exc:
         status, messages, _ = error_answer(exc)
         answer = envelope(request, success=False, messages=messages, key=key)
@@ -190,10 +197,15 @@ def health_view(model_admin, request, object_id):
         for s in health.series
     ]
     return admin_page(
-        model_admin, request, "admin/ingestion/health.html",
-        title=f"Data health of {customer.name}", original=customer, health=health,
-        charts=charts, gaps=delivery_gaps(customer=customer),
-    )  # fmt: skip
+        model_admin,
+        request,
+        "admin/ingestion/health.html",
+        title=f"Data health of {customer.name}",
+        original=customer,
+        health=health,
+        charts=charts,
+        gaps=delivery_gaps(customer=customer),
+    )
 
 
 # API documents -----------------------------------------------------------------------

@@ -57,9 +57,15 @@ def credential_deactivate(*, credential: ApiCredential) -> None:
 
 
 _CUSTOMER_FIELDS = [
-    "id", "name", "slug", "active", "salesmanago_enabled", "time_zone",
-    "rate_limit_per_minute", "config_revision",
-]  # fmt: skip
+    "id",
+    "name",
+    "slug",
+    "active",
+    "salesmanago_enabled",
+    "time_zone",
+    "rate_limit_per_minute",
+    "config_revision",
+]
 # Hand-written because it runs on every request: the ORM spends more building this
 # query (0.5 ms of CPU) than PostgreSQL spends answering it.
 _LOOKUP = (
@@ -88,12 +94,25 @@ def credential_for_access_key(access_key_id: str) -> ApiCredential | None:
     secret_field = ApiCredential._meta.get_field("secret_access_key")
     credential = ApiCredential.from_db(
         connection.alias,
-        ["id", "customer_id", "environment", "access_key_id", "secret_access_key",
-         "active", "last_used_at"],
-        [pk, customer.pk, environment, access_key_id,
-         secret_field.from_db_value(secret, None, connection), True,
-         _aware(last_used_at)],
-    )  # fmt: skip
+        [
+            "id",
+            "customer_id",
+            "environment",
+            "access_key_id",
+            "secret_access_key",
+            "active",
+            "last_used_at",
+        ],
+        [
+            pk,
+            customer.pk,
+            environment,
+            access_key_id,
+            secret_field.from_db_value(secret, None, connection),
+            True,
+            _aware(last_used_at),
+        ],
+    )
     credential.customer = customer
     return credential
 

@@ -296,8 +296,11 @@ def _paths(spec: CustomerSpec) -> dict[str, Any]:
         v2 = {"allOf": [refs, {"required": ["groupKey"]}]}
         paths[f"/v2/{path_name}"] = {"post": _ingest("v2", path_name, names, v2)}
         paths[f"/v3/{path_name}"] = {"post": _ingest("v3", path_name, names, refs)}
-        batch = {"type": "object", "required": ["items"], "properties": {
-            "items": {"type": "array", "minItems": 1, "items": refs}}}  # fmt: skip
+        batch = {
+            "type": "object",
+            "required": ["items"],
+            "properties": {"items": {"type": "array", "minItems": 1, "items": refs}},
+        }
         paths[f"/v3/{path_name}/batch"] = {
             "post": _ingest("v3", path_name, names, batch, batch=True)
         }
@@ -321,7 +324,9 @@ def _ingest(version, path_name, names, schema, batch=False) -> dict[str, Any]:
 
 
 def _responses(ok: str) -> dict[str, Any]:
-    envelope = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ENVELOPE}"}}}  # fmt: skip
+    envelope = {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{ENVELOPE}"}}
+    }
     texts = {
         "200": ok,
         "400": "Refused: `messages` names every problem.",
@@ -330,7 +335,9 @@ def _responses(ok: str) -> dict[str, Any]:
         "429": "Too many requests; retry after `Retry-After` seconds.",
         "500": "Internal server error: include the requestId in your report.",
     }
-    return {code: {"description": text, "content": envelope} for code, text in texts.items()}  # fmt: skip
+    return {
+        code: {"description": text, "content": envelope} for code, text in texts.items()
+    }
 
 
 def _schema_operation() -> dict[str, Any]:

@@ -33,9 +33,12 @@ HOURS = 24
 DAYS = 30
 TOP_MESSAGES = 10
 OPEN = [
-    DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED,
-    DeliveryStatus.DEAD, DeliveryStatus.UNKNOWN,
-]  # fmt: skip
+    DeliveryStatus.PENDING,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.UNKNOWN,
+]
 
 
 @dataclass

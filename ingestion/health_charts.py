@@ -29,5 +29,10 @@ def bar_chart(
     return format_html(
         '<svg class="dt-chart" role="img" aria-label="{}" viewBox="0 0 {} {}" '
         'width="{}" height="{}" preserveAspectRatio="none">{}</svg>',
-        label, WIDTH, HEIGHT, WIDTH, HEIGHT, format_html_join("", _BAR, bars),
-    )  # fmt: skip
+        label,
+        WIDTH,
+        HEIGHT,
+        WIDTH,
+        HEIGHT,
+        format_html_join("", _BAR, bars),
+    )

@@ -58,10 +58,13 @@ def _group_keys(customer) -> Step:
         else "No default group key yet."
     )
     return Step(
-        "group_keys", "Group keys", default is not None, detail,
+        "group_keys",
+        "Group keys",
+        default is not None,
+        detail,
         _url("mappings_customer_change", customer.pk) + "#group_keys-group",
         "Edit group keys",
-    )  # fmt: skip
+    )
 
 
 def _types(customer) -> Step:
@@ -75,10 +78,13 @@ def _types(customer) -> Step:
     )
     detail = ", ".join(names) if names else "No active type with a Hard-ID yet."
     return Step(
-        "types", "Data point types with Hard-IDs", bool(names), detail,
+        "types",
+        "Data point types with Hard-IDs",
+        bool(names),
+        detail,
         _url("mappings_datapointtype_import_new", customer=customer.pk),
         "Create a type from a sample",
-    )  # fmt: skip
+    )
 
 
 def _api_key(customer) -> Step:
@@ -91,9 +97,13 @@ def _api_key(customer) -> Step:
         else "No active key yet (or `manage.py create_api_key " + customer.slug + "`)."
     )
     return Step(
-        "api_key", "API key issued", production + staging > 0, detail,
-        _url("ingestion_apicredential_add", customer=customer.pk), "Create an API key",
-    )  # fmt: skip
+        "api_key",
+        "API key issued",
+        production + staging > 0,
+        detail,
+        _url("ingestion_apicredential_add", customer=customer.pk),
+        "Create an API key",
+    )
 
 
 def _accounts(customer) -> Step:
@@ -111,11 +121,13 @@ def _accounts(customer) -> Step:
     if first_missing is not None:
         query["group_key"] = first_missing.pk
     return Step(
-        "accounts", "A Salesmanago account per group key", not gaps,
+        "accounts",
+        "A Salesmanago account per group key",
+        not gaps,
         " ".join(gaps) or "Every group key has an enabled production account.",
         _url("integrations_salesmanagoaccount_add", **query),
         "Add a Salesmanago account",
-    )  # fmt: skip
+    )
 
 
 def _mappings(customer) -> Step:
@@ -145,20 +157,25 @@ def _mappings(customer) -> Step:
 def _tried(customer) -> Step:
     when = customer.payload_tried_at
     return Step(
-        "tried", "A payload tried", when is not None,
+        "tried",
+        "A payload tried",
+        when is not None,
         f"First accepted try {when:%Y-%m-%d %H:%M} UTC" if when else "Not tried yet.",
-        _url("mappings_customer_try", customer=customer.pk), "Try a payload",
-    )  # fmt: skip
+        _url("mappings_customer_try", customer=customer.pk),
+        "Try a payload",
+    )
 
 
 def _first_data(customer) -> Step:
     arrived = DataPoint.objects.filter(customer=customer).exists()
     return Step(
-        "first_data", "First data received", arrived,
+        "first_data",
+        "First data received",
+        arrived,
         "Data has arrived." if arrived else "Nothing accepted yet.",
         _url("ingestion_requestlog_changelist", customer__id__exact=customer.pk),
         "API requests",
-    )  # fmt: skip
+    )
 
 
 def _first_delivery(customer) -> Step:
@@ -166,8 +183,12 @@ def _first_delivery(customer) -> Step:
         account__customer=customer, status=DeliveryStatus.SENT
     ).exists()
     return Step(
-        "first_delivery", "First delivery sent", sent,
+        "first_delivery",
+        "First delivery sent",
+        sent,
         "Salesmanago has received data." if sent else "Nothing sent yet.",
-        _url("integrations_delivery_changelist", account__customer__id__exact=customer.pk),
+        _url(
+            "integrations_delivery_changelist", account__customer__id__exact=customer.pk
+        ),
         "Deliveries",
-    )  # fmt: skip
+    )

@@ -92,9 +92,12 @@ def _hours(window) -> int:
     params = []
     for row in rows:
         params += [
-            row["customer_id"], connection.ops.adapt_datetimefield_value(row["hour"]),
-            row["type_name"], row["accepted"], row["rejected"],
-        ]  # fmt: skip
+            row["customer_id"],
+            connection.ops.adapt_datetimefield_value(row["hour"]),
+            row["type_name"],
+            row["accepted"],
+            row["rejected"],
+        ]
     _upsert(_HOURS_UPSERT, params, 5)
     return sum(r["accepted"] + r["rejected"] for r in rows)
 
@@ -121,11 +124,14 @@ def _rejections(window) -> int:
         window
     ).items():
         params += [
-            customer_id, connection.ops.adapt_datefield_value(day), message, count,
+            customer_id,
+            connection.ops.adapt_datefield_value(day),
+            message,
+            count,
             RejectionRollup._meta.get_field("example_request_id").get_db_prep_value(
                 example, connection
             ),
-        ]  # fmt: skip
+        ]
     _upsert(_DAYS_UPSERT, params, 5)
     return 0
 

@@ -192,10 +192,13 @@ def _change_hard_id(caller, spec, request, scope: Q, hard_key: str) -> Stored:
     try:
         with transaction.atomic():
             DataPoint.objects.filter(pk=request.datatalks_id).update(
-                hard_id=hard_key, revision=F("revision") + 1, data=request.values,
+                hard_id=hard_key,
+                revision=F("revision") + 1,
+                data=request.values,
                 group_key_id=spec.group_keys[request.group_key],
-                profile_type_id=profile_type_id, profile_hard_id=profile_key,
-            )  # fmt: skip
+                profile_type_id=profile_type_id,
+                profile_hard_id=profile_key,
+            )
     except IntegrityError:
         _ensure_hard_id_free(scope, request, hard_key)
         raise
@@ -205,9 +208,11 @@ def _change_hard_id(caller, spec, request, scope: Q, hard_key: str) -> Stored:
         revision=DataPoint.objects.values_list("revision", flat=True).get(
             pk=request.datatalks_id
         ),
-        type=request.type, group_key_id=spec.group_keys[request.group_key],
-        hard_key=hard_key, new=True,
-    )  # fmt: skip
+        type=request.type,
+        group_key_id=spec.group_keys[request.group_key],
+        hard_key=hard_key,
+        new=True,
+    )
     record_secondary_ids(caller=caller, requests=[request], stored=[stored])
     link_waiting_events(caller=caller, spec=spec, stored=[stored])
     return stored

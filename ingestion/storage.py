@@ -105,12 +105,22 @@ def upsert(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestReques
     for request in requests:
         profile_type_id, profile_key = profile_link(request)
         params += [
-            DataPoint._meta.pk.get_db_prep_value(uuid.uuid4(), db), customer_id, env,
-            request.type.id, spec.group_keys[request.group_key], hard_key_of(request),
+            DataPoint._meta.pk.get_db_prep_value(uuid.uuid4(), db),
+            customer_id,
+            env,
+            request.type.id,
+            spec.group_keys[request.group_key],
+            hard_key_of(request),
             DataPoint._meta.get_field("data").get_db_prep_value(request.values, db),
-            profile_type_id, profile_key, customer_id, env, profile_type_id,
-            profile_key, now, now,
-        ]  # fmt: skip
+            profile_type_id,
+            profile_key,
+            customer_id,
+            env,
+            profile_type_id,
+            profile_key,
+            now,
+            now,
+        ]
     with db.cursor() as cursor:
         cursor.execute(
             _DP_UPSERT.format(rows=", ".join([_DP_ROW] * len(requests))), params
@@ -167,9 +177,10 @@ def _release_stale(caller, existing: list[Stored], claims) -> None:
             data_point_id=dp_id, kind=kind, value=value
         )
     SecondaryIdentifier.objects.filter(
-        customer_id=caller.customer.pk, environment=caller.environment,
+        customer_id=caller.customer.pk,
+        environment=caller.environment,
         data_point_id__in=ids,
-    ).exclude(pk__in=kept.values("pk")).delete()  # fmt: skip
+    ).exclude(pk__in=kept.values("pk")).delete()
 
 
 def _claim(caller, claims: list[tuple[str, str, uuid.UUID]]) -> None:
@@ -180,8 +191,14 @@ def _claim(caller, claims: list[tuple[str, str, uuid.UUID]]) -> None:
     now = db.ops.adapt_datetimefield_value(timezone.now())
     params: list[Any] = []
     for (kind, value), dp_id in first.items():
-        params += [caller.customer.pk, caller.environment, kind, value,
-                   DataPoint._meta.pk.get_db_prep_value(dp_id, db), now]  # fmt: skip
+        params += [
+            caller.customer.pk,
+            caller.environment,
+            kind,
+            value,
+            DataPoint._meta.pk.get_db_prep_value(dp_id, db),
+            now,
+        ]
     rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(first))
     with db.cursor() as cursor:
         cursor.execute(_SECONDARY_UPSERT.format(rows=rows), params)
@@ -190,12 +207,16 @@ def _claim(caller, claims: list[tuple[str, str, uuid.UUID]]) -> None:
         }
     collisions = [
         IdentityCollision(
-            customer_id=caller.customer.pk, environment=caller.environment, kind=kind,
-            value=value, owner_id=owners[(kind, value)], claimant_id=dp_id,
+            customer_id=caller.customer.pk,
+            environment=caller.environment,
+            kind=kind,
+            value=value,
+            owner_id=owners[(kind, value)],
+            claimant_id=dp_id,
         )
         for kind, value, dp_id in claims
         if owners[(kind, value)] != dp_id
-    ]  # fmt: skip
+    ]
     if collisions:
         IdentityCollision.objects.bulk_create(collisions, ignore_conflicts=True)
         logger.warning("%d secondary id collisions recorded", len(collisions))

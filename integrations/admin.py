@@ -45,17 +45,30 @@ class AccountForm(forms.ModelForm):
     class Meta:
         model = SalesmanagoAccount
         fields = [
-            "customer", "group_key", "environment", "base_url", "v3_base_url",
-            "client_id", "api_secret", "v3_api_key", "owner_email", "catalog_id",
+            "customer",
+            "group_key",
+            "environment",
+            "base_url",
+            "v3_base_url",
+            "client_id",
+            "api_secret",
+            "v3_api_key",
+            "owner_email",
+            "catalog_id",
             "enabled",
-        ]  # fmt: skip
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._scope_group_keys()
-        self._stored = {
-            name: getattr(self.instance, name) for name in ("api_secret", "v3_api_key")
-        } if self.instance.pk else {}  # fmt: skip
+        self._stored = (
+            {
+                name: getattr(self.instance, name)
+                for name in ("api_secret", "v3_api_key")
+            }
+            if self.instance.pk
+            else {}
+        )
         # The form starts empty, so only a typed-in secret counts as a change (and the
         # history says "Changed API secret" only when it was).
         for name in self._stored:
@@ -83,8 +96,10 @@ class AccountForm(forms.ModelForm):
             self.add_error(
                 "api_secret",
                 "The server URL changed: type the API secret (and the API v3 key) "
-                "again." if moved and self._stored else "The API secret is required.",
-            )  # fmt: skip
+                "again."
+                if moved and self._stored
+                else "The API secret is required.",
+            )
         return cleaned
 
 
@@ -92,9 +107,17 @@ class AccountForm(forms.ModelForm):
 class SalesmanagoAccountAdmin(admin.ModelAdmin):
     form = AccountForm
     list_display = [
-        "enabled", "customer", "group_key", "environment", "client_id", "pending",
-        "failed", "sent", "oldest_pending", "last_success",
-    ]  # fmt: skip
+        "enabled",
+        "customer",
+        "group_key",
+        "environment",
+        "client_id",
+        "pending",
+        "failed",
+        "sent",
+        "oldest_pending",
+        "last_success",
+    ]
     list_display_links = ["customer"]
     list_filter = ["environment", "enabled", "customer"]
     search_fields = ["customer__name", "customer__slug", "client_id", "group_key__key"]
@@ -242,9 +265,15 @@ STATUS_TONE = {
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = [
-        "status_shown", "delivery", "when", "what", "account_shown", "attempts",
-        "next_attempt", "short_error",
-    ]  # fmt: skip
+        "status_shown",
+        "delivery",
+        "when",
+        "what",
+        "account_shown",
+        "attempts",
+        "next_attempt",
+        "short_error",
+    ]
     list_display_links = ["delivery"]
     list_filter = ["status", "category", "account__customer", "account"]
     search_fields = ["=data_point__id", "=id", "remote_id"]

@@ -80,6 +80,11 @@ def _mapping(data_point_type, entries) -> None:
         entries
     ):
         MappingEntry.objects.create(
-            mapping=mapping, kind=kind, source=source, target=target,
-            conversion=conversion, name_template=name_template, position=position,
-        )  # fmt: skip
+            mapping=mapping,
+            kind=kind,
+            source=source,
+            target=target,
+            conversion=conversion,
+            name_template=name_template,
+            position=position,
+        )

@@ -171,9 +171,14 @@ class MappingEntry(models.Model):
             category = self.mapping.data_point_type.category
         try:
             check_entry(
-                self.kind, self.source, self.target, self.conversion,
-                self.name_template, field_types=self._field_types(), category=category,
-            )  # fmt: skip
+                self.kind,
+                self.source,
+                self.target,
+                self.conversion,
+                self.name_template,
+                field_types=self._field_types(),
+                category=category,
+            )
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
 

@@ -81,10 +81,20 @@ def deliveries_create(
         ):
             woken.add(account_id)
             params += [
-                to_db(uuid.uuid4(), db), account_id, to_db(item.datatalks_id, db),
-                item.revision, item.category, DeliveryStatus.PENDING, 0, now,
-                "", "", "", "", now,
-            ]  # fmt: skip
+                to_db(uuid.uuid4(), db),
+                account_id,
+                to_db(item.datatalks_id, db),
+                item.revision,
+                item.category,
+                DeliveryStatus.PENDING,
+                0,
+                now,
+                "",
+                "",
+                "",
+                "",
+                now,
+            ]
     if params:
         rows = ", ".join(["(" + ", ".join(["%s"] * 13) + ")"] * (len(params) // 13))
         with db.cursor() as cursor:
@@ -114,9 +124,12 @@ def delivery_preview(*, data_point) -> list[dict]:
         preview = {"account": str(account), "category": category}
         try:
             preview["item"] = _item(
-                category, entries, data_point.data, profile=profile,
+                category,
+                entries,
+                data_point.data,
+                profile=profile,
                 time_zone=account.customer.time_zone,
-            )  # fmt: skip
+            )
         except _NOT_THE_BATCH:
             raise
         except Exception as exc:
@@ -339,9 +352,12 @@ def _skip_confirmed(client, items: list[dict], sendable: list[Delivery]):
         and modified.get(i["contact"]["email"].lower(), -1) >= doubtful[d.pk]
     ]
     _record(
-        confirmed, status=DeliveryStatus.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1,
+        confirmed,
+        status=DeliveryStatus.SENT,
+        sent_at=timezone.now(),
+        attempts=F("attempts") + 1,
         last_error="Confirmed in Salesmanago after its worker stopped during the call.",
-    )  # fmt: skip
+    )
     kept = [(i, d) for i, d in zip(items, sendable, strict=True) if d not in confirmed]
     return [i for i, _ in kept], [d for _, d in kept]
 
@@ -355,10 +371,12 @@ def _build(account, category, batch) -> tuple[list[dict], list[Delivery]]:
         dp = delivery.data_point
         try:
             item = _item(
-                category, entries.get(dp.data_point_type_id, ()), dp.data,
+                category,
+                entries.get(dp.data_point_type_id, ()),
+                dp.data,
                 profile=dp.profile.data if dp.profile_id else None,
                 time_zone=account.customer.time_zone,
-            )  # fmt: skip
+            )
         except _NOT_THE_BATCH:
             raise
         except Exception as exc:
@@ -438,9 +456,12 @@ def _record_results(deliveries: list[Delivery], sent: Sent):
     _record(
         [d for d, _ in sent],
         per_item={"remote_id": {d.pk: (r.remote_id or "")[:100] for d, r in sent}},
-        status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error="",
-        attempts=F("attempts") + 1, **excerpts,
-    )  # fmt: skip
+        status=DeliveryStatus.SENT,
+        sent_at=timezone.now(),
+        last_error="",
+        attempts=F("attempts") + 1,
+        **excerpts,
+    )
     refused = {d.pk: r.message for d, r in pairs if not r.ok and r.permanent}
     _fail([d for d in deliveries if d.pk in refused], refused, **excerpts)
     again = {d.pk: r.message for d, r in pairs if not r.ok and not r.permanent}
@@ -465,8 +486,10 @@ def _fail(deliveries: list[Delivery], messages: dict, **fields) -> None:
     _record(
         deliveries,
         per_item={"last_error": {pk: m[:EXCERPT] for pk, m in messages.items()}},
-        status=DeliveryStatus.FAILED, attempts=F("attempts") + 1, **fields,
-    )  # fmt: skip
+        status=DeliveryStatus.FAILED,
+        attempts=F("attempts") + 1,
+        **fields,
+    )
 
 
 def _retry(deliveries: list[Delivery], messages: dict, retry_after, **fields) -> None:
@@ -476,15 +499,20 @@ def _retry(deliveries: list[Delivery], messages: dict, retry_after, **fields) ->
     attempts = max((d.attempts for d in deliveries), default=0) + 1
     errors = {"last_error": {pk: m[:EXCERPT] for pk, m in messages.items()}}
     _record(
-        [d for d in deliveries if d.pk in too_old], per_item=errors,
-        status=DeliveryStatus.DEAD, attempts=F("attempts") + 1, **fields,
-    )  # fmt: skip
+        [d for d in deliveries if d.pk in too_old],
+        per_item=errors,
+        status=DeliveryStatus.DEAD,
+        attempts=F("attempts") + 1,
+        **fields,
+    )
     _record(
-        [d for d in deliveries if d.pk not in too_old], per_item=errors,
-        status=DeliveryStatus.PENDING, attempts=F("attempts") + 1,
+        [d for d in deliveries if d.pk not in too_old],
+        per_item=errors,
+        status=DeliveryStatus.PENDING,
+        attempts=F("attempts") + 1,
         next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts, retry_after)),
         **fields,
-    )  # fmt: skip
+    )
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -548,8 +576,11 @@ def deliveries_sweep() -> list[int]:
     if released or doubtful or dead:
         logger.warning(
             "worker stopped: %d deliveries queued again, %d events of unknown "
-            "outcome, %d dead (past the max age)", released, doubtful, dead,
-        )  # fmt: skip
+            "outcome, %d dead (past the max age)",
+            released,
+            doubtful,
+            dead,
+        )
     return list(
         Delivery.objects.filter(
             status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
@@ -605,9 +636,13 @@ def deliveries_replay(*, ids: Iterable) -> int:
     """Admin: as if just accepted: attempts and the max age start again."""
     now = timezone.now()
     return Delivery.objects.filter(pk__in=list(ids), status__in=RETRYABLE).update(
-        status=DeliveryStatus.PENDING, next_attempt_at=now, claim=None, attempts=0,
-        created_at=now, last_error="",
-    )  # fmt: skip
+        status=DeliveryStatus.PENDING,
+        next_attempt_at=now,
+        claim=None,
+        attempts=0,
+        created_at=now,
+        last_error="",
+    )
 
 
 def next_due_in(account_id: int) -> float | None:

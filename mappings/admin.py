@@ -280,8 +280,13 @@ class DataPointTypeAdmin(admin.ModelAdmin):
 @admin.register(FieldMapping)
 class FieldMappingAdmin(admin.ModelAdmin):
     list_display = [
-        "data_point_type", "source_field", "cdp_field", "data_type", "format", "flags",
-    ]  # fmt: skip
+        "data_point_type",
+        "source_field",
+        "cdp_field",
+        "data_type",
+        "format",
+        "flags",
+    ]
     list_filter = [
         ("data_point_type__customer", admin.RelatedOnlyFieldListFilter),
         "data_type",
@@ -349,8 +354,13 @@ class MappingVersionAdmin(admin.ModelAdmin):
     """The saved states of each type's mapping: read only, as history is."""
 
     list_display = [
-        "__str__", "customer", "version", "field_count", "created_by", "created_at",
-    ]  # fmt: skip
+        "__str__",
+        "customer",
+        "version",
+        "field_count",
+        "created_by",
+        "created_at",
+    ]
     list_filter = [("data_point_type__customer", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["data_point_type__name", "data_point_type__customer__name"]
     list_select_related = ["data_point_type__customer", "created_by"]

@@ -41,9 +41,15 @@ class ProposalForm(forms.ModelForm):
     class Meta:
         model = FieldMapping
         fields = [
-            "source_field", "cdp_field", "data_type", "format", "optional", "hard_id",
-            "secondary_id", "references",
-        ]  # fmt: skip
+            "source_field",
+            "cdp_field",
+            "data_type",
+            "format",
+            "optional",
+            "hard_id",
+            "secondary_id",
+            "references",
+        ]
         widgets = {
             "source_field": forms.TextInput(attrs={"size": 18}),
             "cdp_field": forms.TextInput(attrs={"size": 18}),

@@ -67,9 +67,14 @@ def import_view(model_admin, request, object_id=None):
 def _upload_page(model_admin, request, dpt, upload, new_form):
     title = f"Import a sample into {dpt.name}" if dpt else "Create a type from a sample"
     return admin_page(
-        model_admin, request, "admin/mappings/import_upload.html", title=title, original=dpt,
-        upload=upload, new_form=new_form,
-    )  # fmt: skip
+        model_admin,
+        request,
+        "admin/mappings/import_upload.html",
+        title=title,
+        original=dpt,
+        upload=upload,
+        new_form=new_form,
+    )
 
 
 def _import_read(model_admin, request, dpt):
@@ -86,9 +91,11 @@ def _import_read(model_admin, request, dpt):
     existing = list(dpt.fields.all()) if dpt else []
     initial = _proposal_initial(owner, sample, existing)
     formset = ProposalFormSet(
-        initial=initial, prefix=PREFIX, existing=existing,
+        initial=initial,
+        prefix=PREFIX,
+        existing=existing,
         form_kwargs={"data_point_type": owner},
-    )  # fmt: skip
+    )
     has_hard_id = any(row["hard_id"] for row in initial) or any(
         f.hard_id for f in existing
     )
@@ -117,24 +124,39 @@ def _proposal_initial(owner, sample, existing) -> list[dict]:
         note = "Already mapped: skipped." if p.source_field in mapped else p.note
         rows.append(
             {
-                "source_field": p.source_field, "cdp_field": p.cdp_field,
-                "data_type": p.data_type, "format": p.format, "optional": p.optional,
-                "hard_id": p.hard_id, "secondary_id": p.secondary_id,
-                "references": target.pk if target and target.data_type == p.data_type else None,
-                "examples": json.dumps(p.examples, ensure_ascii=False), "note": note,
+                "source_field": p.source_field,
+                "cdp_field": p.cdp_field,
+                "data_type": p.data_type,
+                "format": p.format,
+                "optional": p.optional,
+                "hard_id": p.hard_id,
+                "secondary_id": p.secondary_id,
+                "references": target.pk
+                if target and target.data_type == p.data_type
+                else None,
+                "examples": json.dumps(p.examples, ensure_ascii=False),
+                "note": note,
                 "DELETE": p.source_field in mapped,
             }
-        )  # fmt: skip
+        )
     return rows
 
 
 def _review_page(model_admin, request, dpt, owner, formset, activate, new_form, sample):
     title = f"Review the fields for {owner.name or 'the new type'}"
     return admin_page(
-        model_admin, request, "admin/mappings/import_review.html", title=title, original=dpt,
-        owner=owner, formset=formset, activate=activate, new_form=new_form,
-        sample=sample, is_event=owner.category == Category.EVENT,
-    )  # fmt: skip
+        model_admin,
+        request,
+        "admin/mappings/import_review.html",
+        title=title,
+        original=dpt,
+        owner=owner,
+        formset=formset,
+        activate=activate,
+        new_form=new_form,
+        sample=sample,
+        is_event=owner.category == Category.EVENT,
+    )
 
 
 def _import_save(model_admin, request, dpt):
@@ -144,9 +166,11 @@ def _import_save(model_admin, request, dpt):
         owner = new_form.save(commit=False) if new_form.is_valid() else DataPointType()
     existing = list(dpt.fields.all()) if dpt else []
     formset = ProposalFormSet(
-        request.POST, prefix=PREFIX, existing=existing,
+        request.POST,
+        prefix=PREFIX,
+        existing=existing,
         form_kwargs={"data_point_type": owner},
-    )  # fmt: skip
+    )
     activate = ActivateForm(request.POST)
     activate.is_valid()
     formset.require_hard_id = activate.cleaned_data["activate"]
@@ -195,10 +219,14 @@ def template_view(model_admin, request, object_id, key):
         for t in preview.template.types
     ]
     return admin_page(
-        model_admin, request, "admin/mappings/template_confirm.html", original=customer,
+        model_admin,
+        request,
+        "admin/mappings/template_confirm.html",
+        original=customer,
         title=f"Apply the {preview.template.label} template to {customer.name}",
-        preview=preview, rows=rows,
-    )  # fmt: skip
+        preview=preview,
+        rows=rows,
+    )
 
 
 def template_message(customer, result) -> str:

@@ -65,9 +65,13 @@ def demo_load() -> Customer:
     )
     person_id = person.fields.get(source_field="customer_id")
     _type(
-        customer, "purchase_ev", Category.EVENT, "A purchase event.", PURCHASE,
+        customer,
+        "purchase_ev",
+        Category.EVENT,
+        "A purchase event.",
+        PURCHASE,
         references={"customer_id": person_id},
-    )  # fmt: skip
+    )
     _type(
         customer, "product_a", Category.INVENTORY, "A product in the catalog.", PRODUCT
     )
@@ -88,12 +92,17 @@ def _type(customer, name, category, description, fields, references=None):
     if created:
         new = [
             FieldMapping(
-                source_field=source, cdp_field=source.lower(), data_type=data_type,
-                format=fmt, optional=optional, hard_id=hard_id,
-                secondary_id=secondary, references=(references or {}).get(source),
+                source_field=source,
+                cdp_field=source.lower(),
+                data_type=data_type,
+                format=fmt,
+                optional=optional,
+                hard_id=hard_id,
+                secondary_id=secondary,
+                references=(references or {}).get(source),
             )
             for source, data_type, fmt, optional, hard_id, secondary in fields
-        ]  # fmt: skip
+        ]
         mapping_fields_add(data_point_type=dpt, fields=new, user=None, activate=True)
     elif not dpt.versions.exists():
         DataPointType.objects.filter(pk=dpt.pk).update(version=0)

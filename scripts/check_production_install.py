@@ -57,11 +57,30 @@ def main() -> int:
     try:
         # A Redis of its own: a shared one may hold other runs' tasks.
         redis_port = free_port()
-        start(processes, folder, "redis", ["redis-server", "--bind", "127.0.0.1",
-              "--port", str(redis_port), "--save", "", "--appendonly", "no"])  # fmt: skip
+        start(
+            processes,
+            folder,
+            "redis",
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(redis_port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        )
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        return deliver_one(python, server._replace(path=f"/{name}").geturl(),
-                           redis_url, folder, processes)  # fmt: skip
+        return deliver_one(
+            python,
+            server._replace(path=f"/{name}").geturl(),
+            redis_url,
+            folder,
+            processes,
+        )
     finally:
         for process in processes:
             stop(process)
@@ -75,8 +94,17 @@ def fresh_venv() -> Path:
     shutil.rmtree(VENV, ignore_errors=True)
     run(sys.executable, "-m", "venv", str(VENV))
     python = VENV / "bin" / "python"
-    run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "-r", str(ROOT / "requirements.txt"), timeout=PIP_SECONDS)  # fmt: skip
+    run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-r",
+        str(ROOT / "requirements.txt"),
+        timeout=PIP_SECONDS,
+    )
     return python
 
 
@@ -106,15 +134,53 @@ def deliver_one(python, database_url, redis_url, folder, processes) -> int:
     )
     bin_ = python.parent
     for name, command in [
-        ("sandbox", [*manage, "salesmanago_sandbox", "--host", "127.0.0.1",
-                     "--port", str(sandbox_port)]),
-        ("web", [str(bin_ / "gunicorn"), "datatalks.wsgi", "--bind",
-                 f"127.0.0.1:{web_port}", "--workers", "2", "--no-control-socket"]),
-        ("worker", [str(bin_ / "celery"), "-A", "datatalks", "worker",
-                    "--concurrency=1", "--loglevel=INFO"]),
-        ("beat", [str(bin_ / "celery"), "-A", "datatalks", "beat", "--loglevel=INFO",
-                  "-s", str(folder / "beat-schedule")]),
-    ]:  # fmt: skip
+        (
+            "sandbox",
+            [
+                *manage,
+                "salesmanago_sandbox",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(sandbox_port),
+            ],
+        ),
+        (
+            "web",
+            [
+                str(bin_ / "gunicorn"),
+                "datatalks.wsgi",
+                "--bind",
+                f"127.0.0.1:{web_port}",
+                "--workers",
+                "2",
+                "--no-control-socket",
+            ],
+        ),
+        (
+            "worker",
+            [
+                str(bin_ / "celery"),
+                "-A",
+                "datatalks",
+                "worker",
+                "--concurrency=1",
+                "--loglevel=INFO",
+            ],
+        ),
+        (
+            "beat",
+            [
+                str(bin_ / "celery"),
+                "-A",
+                "datatalks",
+                "beat",
+                "--loglevel=INFO",
+                "-s",
+                str(folder / "beat-schedule"),
+            ],
+        ),
+    ]:
         start(processes, folder, name, command, env)
     web = f"http://127.0.0.1:{web_port}"
     wait(lambda: answers(web + "/api/schema/"), deadline, "gunicorn", folder)
@@ -134,16 +200,22 @@ def deliver_one(python, database_url, redis_url, folder, processes) -> int:
 
 def profile(email: str) -> dict:
     return {
-        "type": "person", "groupKey": "main_group",
-        "data": {"customer_id": 4242, "first_name": "Pro", "last_name": "Duction",
-                 "email": email},
-    }  # fmt: skip
+        "type": "person",
+        "groupKey": "main_group",
+        "data": {
+            "customer_id": 4242,
+            "first_name": "Pro",
+            "last_name": "Duction",
+            "email": email,
+        },
+    }
 
 
 def post_signed(url: str, body: dict, key: dict) -> int:
     data = json.dumps(body).encode()
-    request = AWSRequest("POST", url, data=data,
-                         headers={"Content-Type": "application/json"})  # fmt: skip
+    request = AWSRequest(
+        "POST", url, data=data, headers={"Content-Type": "application/json"}
+    )
     credentials = Credentials(key["ACCESS_KEY_ID"], key["SECRET_ACCESS_KEY"])
     SigV4Auth(credentials, "execute-api", "eu-north-1").add_auth(request)
     prepared = urllib.request.Request(  # noqa: S310 (a loopback http URL)
@@ -197,9 +269,13 @@ def fail(message: str, folder: Path) -> int:
 
 def run(*command, env=None, timeout: float = 120) -> str:
     done = subprocess.run(  # noqa: S603 (our own commands)
-        [str(c) for c in command], cwd=ROOT, env=env, capture_output=True, text=True,
+        [str(c) for c in command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=timeout,
-    )  # fmt: skip
+    )
     if done.returncode:
         print(done.stdout[-3000:], done.stderr[-3000:], sep="\n")
         raise SystemExit(f"failed: {' '.join(str(c) for c in command)}")

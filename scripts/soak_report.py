@@ -107,8 +107,9 @@ def table(rows: list[dict]) -> str:
         )
 
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([fmt(header), rule, *(fmt(v) for v in lines[:-1]), rule,
-                      fmt(lines[-1])])  # fmt: skip
+    return "\n".join(
+        [fmt(header), rule, *(fmt(v) for v in lines[:-1]), rule, fmt(lines[-1])]
+    )
 
 
 def details(rows: list[dict]) -> str:

@@ -55,9 +55,17 @@ class FileUploadAdmin(admin.ModelAdmin):
     """Uploads are added through the upload page only, and never changed by hand."""
 
     list_display = [
-        "created_at", "customer", "environment", "type_name", "format", "status",
-        "rows_accepted", "rows_rejected", "progress_shown", "uploaded",
-    ]  # fmt: skip
+        "created_at",
+        "customer",
+        "environment",
+        "type_name",
+        "format",
+        "status",
+        "rows_accepted",
+        "rows_rejected",
+        "progress_shown",
+        "uploaded",
+    ]
     list_filter = ["status", "environment", "format", "customer"]
     search_fields = ["=id", "type_name", "access_key_id", "uploaded_by"]
     list_select_related = ["customer"]
@@ -65,10 +73,22 @@ class FileUploadAdmin(admin.ModelAdmin):
     show_full_result_count = False
     # Status and counts are in the progress box, which follows a running file.
     fields = [
-        "id", "customer", "environment", "type_name", "group_key", "format", "size",
-        "sha256", "failure", "created_at", "started_at", "finished_at", "deleted_at", "access_key_id",
+        "id",
+        "customer",
+        "environment",
+        "type_name",
+        "group_key",
+        "format",
+        "size",
+        "sha256",
+        "failure",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "deleted_at",
+        "access_key_id",
         "uploaded_by",
-    ]  # fmt: skip
+    ]
     readonly_fields = fields
     change_form_template = "admin/ingestion/fileupload/change_form.html"
     change_list_template = "admin/ingestion/fileupload/change_list.html"
@@ -153,10 +173,13 @@ class FileUploadAdmin(admin.ModelAdmin):
                 stream=uploaded, content_type=uploaded.content_type or "", length=None
             )
             upload = file_accept(
-                caller=caller, category=data["type"].category,
-                type_name=data["type"].name, group_key=data["group_key"] or None,
-                received=received, uploaded_by=request.user.get_username(),
-            )  # fmt: skip
+                caller=caller,
+                category=data["type"].category,
+                type_name=data["type"].name,
+                group_key=data["group_key"] or None,
+                received=received,
+                uploaded_by=request.user.get_username(),
+            )
         except ApiError as exc:
             form.add_error("file", list(exc.messages))
             return None

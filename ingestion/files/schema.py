@@ -12,9 +12,14 @@ _REQUEST_ID = "7f0a3c52-1f7e-4d37-9a5e-2b1c9e0d4a11"
 _FILE_ID = "0b8e3f52-6c1d-4b7a-9e2f-5d4c3b2a1f09"
 _KEY = "DTEXAMPLEKEY00000001"
 _QUEUED = {
-    "success": True, "messages": [], "requestId": _REQUEST_ID, "datatalksId": None,
-    "key": _KEY, "fileId": _FILE_ID, "status": "queued",
-}  # fmt: skip
+    "success": True,
+    "messages": [],
+    "requestId": _REQUEST_ID,
+    "datatalksId": None,
+    "key": _KEY,
+    "fileId": _FILE_ID,
+    "status": "queued",
+}
 
 
 class UploadEnvelopeSerializer(EnvelopeSerializer):

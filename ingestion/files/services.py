@@ -76,11 +76,17 @@ def _accept(caller, category, type_name, group_key, received) -> FileUpload:
     if columns is not None and (problem := hard_id_missing(type_spec, columns)):
         raise PayloadInvalid(problem)
     return FileUpload(
-        customer=caller.customer, environment=caller.environment,
-        access_key_id=caller.access_key_id, category=category,
-        type_name=type_spec.name, group_key=group_key or "", format=fmt,
-        storage_name=received.name, size=received.size, sha256=received.sha256,
-    )  # fmt: skip
+        customer=caller.customer,
+        environment=caller.environment,
+        access_key_id=caller.access_key_id,
+        category=category,
+        type_name=type_spec.name,
+        group_key=group_key or "",
+        format=fmt,
+        storage_name=received.name,
+        size=received.size,
+        sha256=received.sha256,
+    )
 
 
 def file_enqueue(*, file_id: uuid.UUID) -> None:
@@ -114,9 +120,12 @@ def file_process(*, file_id: uuid.UUID | str) -> bool:
             raise FileUnreadable("The stored file is gone (deleted after retention).")
         with files_storage().open(upload.storage_name, "rb") as stored:
             reader = Reader(
-                fmt=upload.format, file=stored, size=upload.size,
-                type_spec=type_spec, after=upload.position,
-            )  # fmt: skip
+                fmt=upload.format,
+                file=stored,
+                size=upload.size,
+                type_spec=type_spec,
+                after=upload.position,
+            )
             chunks = _chunks(reader, settings.DATATALKS_FILE_CHUNK_ROWS)
             for (rows, progress), last in _with_last(chunks):
                 if not _chunk_commit(upload, claim, rows, progress):
@@ -141,9 +150,11 @@ def _claim(file_id) -> uuid.UUID | None:
     free = Q(claim__isnull=True) | Q(heartbeat_at__lt=stale)
     open_file = Q(status__in=[FileStatus.QUEUED, FileStatus.PROCESSING])
     taken = FileUpload.objects.filter(open_file, free, pk=file_id).update(
-        claim=claim, status=FileStatus.PROCESSING, heartbeat_at=now,
+        claim=claim,
+        status=FileStatus.PROCESSING,
+        heartbeat_at=now,
         started_at=Coalesce(F("started_at"), now),
-    )  # fmt: skip
+    )
     return claim if taken else None
 
 
@@ -193,8 +204,9 @@ def _chunk_commit(upload: FileUpload, claim, rows: list[Row], progress: float) -
             position=rows[-1].number,
             rows_accepted=F("rows_accepted") + len(readable) - len(failed),
             rows_rejected=F("rows_rejected") + len(rejected) + len(failed),
-            progress=progress, heartbeat_at=timezone.now(),
-        )  # fmt: skip
+            progress=progress,
+            heartbeat_at=timezone.now(),
+        )
         upload.position = rows[-1].number
     return True
 
@@ -293,9 +305,13 @@ def _release(upload: FileUpload, claim) -> bool:
 def _end(upload: FileUpload, claim, status: str, failure: str) -> None:
     now = timezone.now()
     FileUpload.objects.filter(pk=upload.pk, claim=claim).update(
-        status=status, failure=failure, finished_at=now, heartbeat_at=now,
-        claim=None, progress=1.0 if status == FileStatus.DONE else F("progress"),
-    )  # fmt: skip
+        status=status,
+        failure=failure,
+        finished_at=now,
+        heartbeat_at=now,
+        claim=None,
+        progress=1.0 if status == FileStatus.DONE else F("progress"),
+    )
     logger.info("file %s %s", upload.pk, status)
 
 
@@ -325,10 +341,12 @@ def files_expire(*, now: dt.datetime | None = None) -> int:
             FileUpload.objects.filter(pk=upload.pk).exclude(
                 status__in=[FileStatus.DONE, FileStatus.FAILED]
             ).update(
-                status=FileStatus.FAILED, finished_at=now, claim=None,
+                status=FileStatus.FAILED,
+                finished_at=now,
+                claim=None,
                 failure="The file was deleted at the end of its retention period "
                 "before it was processed.",
-            )  # fmt: skip
+            )
             FileUpload.objects.filter(pk=upload.pk).update(deleted_at=now)
         count += 1
     if count:

@@ -45,25 +45,62 @@ class Entry:
 # entry chooses from (the admin offers these, check_entry refuses others). "properties"
 # takes a dynamic entry (each listed field becomes a property named by its template).
 CONTACT_TARGETS = (
-    "contact.email", "contact.name", "contact.phone", "contact.fax", "contact.company",
-    "contact.externalId", "contact.state", "contact.address.streetAddress",
-    "contact.address.zipCode", "contact.address.city", "contact.address.country",
-    "province", "birthday", "lang", "tags", "removeTags", "properties",
-)  # fmt: skip
+    "contact.email",
+    "contact.name",
+    "contact.phone",
+    "contact.fax",
+    "contact.company",
+    "contact.externalId",
+    "contact.state",
+    "contact.address.streetAddress",
+    "contact.address.zipCode",
+    "contact.address.city",
+    "contact.address.country",
+    "province",
+    "birthday",
+    "lang",
+    "tags",
+    "removeTags",
+    "properties",
+)
 EVENT_TARGETS = (
-    "email", "contactEvent.contactExtEventType", "contactEvent.date",
-    "contactEvent.value", "contactEvent.externalId", "contactEvent.description",
-    "contactEvent.products", "contactEvent.location", "contactEvent.shopDomain",
+    "email",
+    "contactEvent.contactExtEventType",
+    "contactEvent.date",
+    "contactEvent.value",
+    "contactEvent.externalId",
+    "contactEvent.description",
+    "contactEvent.products",
+    "contactEvent.location",
+    "contactEvent.shopDomain",
     *(f"contactEvent.detail{n}" for n in range(1, 21)),
-)  # fmt: skip
+)
 PRODUCT_TARGETS = (
-    "productId", "name", "mainCategory", "categories", "categoryExternalId",
-    "description", "price", "discountPrice", "unitPrice", "quantity", "available",
-    "active", "productUrl", "mainImageUrl", "imageUrls", "systemDetails.brand",
-    "systemDetails.manufacturer", "systemDetails.season", "systemDetails.color",
-    "systemDetails.popularity", "systemDetails.gender", "systemDetails.bestseller",
-    "systemDetails.newProduct", *(f"customDetails.detail{n}" for n in range(1, 6)),
-)  # fmt: skip
+    "productId",
+    "name",
+    "mainCategory",
+    "categories",
+    "categoryExternalId",
+    "description",
+    "price",
+    "discountPrice",
+    "unitPrice",
+    "quantity",
+    "available",
+    "active",
+    "productUrl",
+    "mainImageUrl",
+    "imageUrls",
+    "systemDetails.brand",
+    "systemDetails.manufacturer",
+    "systemDetails.season",
+    "systemDetails.color",
+    "systemDetails.popularity",
+    "systemDetails.gender",
+    "systemDetails.bestseller",
+    "systemDetails.newProduct",
+    *(f"customDetails.detail{n}" for n in range(1, 6)),
+)
 TARGETS = {
     "profile": CONTACT_TARGETS,
     "event": EVENT_TARGETS,
@@ -71,11 +108,16 @@ TARGETS = {
 }
 # How each group of targets is labelled where staff choose one.
 TARGET_GROUPS = {
-    "contact.": "Contact fields", "properties": "Properties", "tags": "Tags",
-    "removeTags": "Tags", "contactEvent.detail": "Event details",
-    "contactEvent.": "Event fields", "email": "The event's contact",
-    "customDetails.": "Product custom details", "systemDetails.": "Product details",
-}  # fmt: skip
+    "contact.": "Contact fields",
+    "properties": "Properties",
+    "tags": "Tags",
+    "removeTags": "Tags",
+    "contactEvent.detail": "Event details",
+    "contactEvent.": "Event fields",
+    "email": "The event's contact",
+    "customDetails.": "Product custom details",
+    "systemDetails.": "Product details",
+}
 
 
 def target_choices(category: str) -> list[tuple[str, list[tuple[str, str]]]]:

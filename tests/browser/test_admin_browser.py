@@ -51,10 +51,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 MEMBER = {
-    "Medlemsnummer": 100234, "Förnamn": "Åsa", "Efternamn": "Öberg",
-    "E-post": "asa.oberg@exempel.se", "Medlem": "Ja", "Senaste köp": "18.03.2021 11:35",
-    "Belopp": "123.75", "Födelsedag": "1985-04-12", "Registrerad": "2019-01-15 08:30:00",
-}  # fmt: skip
+    "Medlemsnummer": 100234,
+    "Förnamn": "Åsa",
+    "Efternamn": "Öberg",
+    "E-post": "asa.oberg@exempel.se",
+    "Medlem": "Ja",
+    "Senaste köp": "18.03.2021 11:35",
+    "Belopp": "123.75",
+    "Födelsedag": "1985-04-12",
+    "Registrerad": "2019-01-15 08:30:00",
+}
 
 # Outside CI a machine without Chromium skips; in CI a missing Chromium fails below.
 pytestmark = pytest.mark.skipif(
@@ -264,22 +270,33 @@ def seed_every_kind_of_row(user) -> None:
     )
     for status, messages in ((200, []), (400, [long_message, "data.age: missing"])):
         RequestLog.objects.create(
-            request_id=uuid.uuid4(), customer=demo,
-            access_key_id=credential.access_key_id, environment="production",
-            method="POST", path="/v3/profiles/batch", type_name="purchase_ev",
-            mapping_version=1, status_code=status, messages=messages,
-            datatalks_id=uuid.uuid4() if status == 200 else None, duration_ms=12.345,
-        )  # fmt: skip
+            request_id=uuid.uuid4(),
+            customer=demo,
+            access_key_id=credential.access_key_id,
+            environment="production",
+            method="POST",
+            path="/v3/profiles/batch",
+            type_name="purchase_ev",
+            mapping_version=1,
+            status_code=status,
+            messages=messages,
+            datatalks_id=uuid.uuid4() if status == 200 else None,
+            duration_ms=12.345,
+        )
     Delivery.objects.filter(category="event").update(
         status="failed", attempts=3, last_error="Salesmanago said: " + "x" * 400
     )
     dp = DataPoint.objects.filter(data_point_type__name="person").first()
     other = DataPoint.objects.exclude(pk=dp.pk).first()
     IdentityCollision.objects.create(
-        customer=demo, environment="production", kind="email",
-        value="juliana.crane@fake.com", owner=dp, claimant=other,
+        customer=demo,
+        environment="production",
+        kind="email",
+        value="juliana.crane@fake.com",
+        owner=dp,
+        claimant=other,
         request_id=uuid.uuid4(),
-    )  # fmt: skip
+    )
 
 
 def every_admin_page(request) -> list[tuple[str, str]]:
@@ -297,10 +314,16 @@ def every_admin_page(request) -> list[tuple[str, str]]:
             )
     customer = Customer.objects.get(slug="demo")
     pages += [
-        ("onboarding-health", reverse("admin:mappings_customer_health", args=[customer.pk])),
-        ("onboarding-try", reverse("admin:mappings_customer_try") + f"?customer={customer.pk}"),
+        (
+            "onboarding-health",
+            reverse("admin:mappings_customer_health", args=[customer.pk]),
+        ),
+        (
+            "onboarding-try",
+            reverse("admin:mappings_customer_try") + f"?customer={customer.pk}",
+        ),
         ("onboarding-import", reverse("admin:mappings_datapointtype_import_new")),
-    ]  # fmt: skip
+    ]
     return sorted(pages)
 
 
@@ -358,10 +381,15 @@ def test_staff_walk_the_checklist_of_a_new_customer_to_a_first_delivery(
     sign_in(page, live_server.url)
     open_customer(page, live_server.url, club)
     assert step_states(page) == {
-        "group_keys": "done", "types": "done", "api_key": "todo", "accounts": "todo",
-        "mappings": "todo", "tried": "todo", "first_data": "todo",
+        "group_keys": "done",
+        "types": "done",
+        "api_key": "todo",
+        "accounts": "todo",
+        "mappings": "todo",
+        "tried": "todo",
+        "first_data": "todo",
         "first_delivery": "todo",
-    }  # fmt: skip
+    }
     expect(page.locator(".dt-gap")).to_contain_text("integration is off")
     shot(page, "walk-01-new-customer")
 
@@ -382,10 +410,14 @@ def test_staff_walk_the_checklist_of_a_new_customer_to_a_first_delivery(
     page.click("#onboarding-checklist li[data-step=accounts] a")
     expect(page.locator("#id_group_key")).to_have_value(str(club.group_keys.get().pk))
     for field, value in {
-        "base_url": sandbox.url, "v3_base_url": sandbox.url, "client_id": DEMO_CLIENT_ID,
-        "api_secret": DEMO_API_SECRET, "v3_api_key": DEMO_V3_API_KEY,
-        "owner_email": DEMO_OWNER, "catalog_id": DEMO_CATALOG_ID,
-    }.items():  # fmt: skip
+        "base_url": sandbox.url,
+        "v3_base_url": sandbox.url,
+        "client_id": DEMO_CLIENT_ID,
+        "api_secret": DEMO_API_SECRET,
+        "v3_api_key": DEMO_V3_API_KEY,
+        "owner_email": DEMO_OWNER,
+        "catalog_id": DEMO_CATALOG_ID,
+    }.items():
         page.fill(f"#id_{field}", value)
     shot(page, "walk-02-account")
     page.click("input[name=_save]")

@@ -106,20 +106,31 @@ def test_field_changes_inside_a_type_are_recorded_on_the_type(staff):
     tags = row_prefix(values, "fields", **{"source_field": "tags"})
     new = f"fields-{values['fields-INITIAL_FORMS']}"
     changes = {
-        f"{city}-optional": None, f"{tags}-DELETE": "on",
-        f"{new}-position": "20", f"{new}-source_field": "loyalty_no",
-        f"{new}-cdp_field": "loyalty_no", f"{new}-data_type": "string",
+        f"{city}-optional": None,
+        f"{tags}-DELETE": "on",
+        f"{new}-position": "20",
+        f"{new}-source_field": "loyalty_no",
+        f"{new}-cdp_field": "loyalty_no",
+        f"{new}-data_type": "string",
         f"{new}-optional": "on",
-    }  # fmt: skip
+    }
     saved(submit(staff, url, changes, model_name="datapointtype"))
     assert not person.fields.get(source_field="city").optional
     assert not person.fields.filter(source_field="tags").exists()
     assert_recorded(
-        staff, "mappings_datapointtype", person, flag=CHANGE,
-        says=["Changed Optional for field mapping", "person.city",
-              "Added field mapping", "loyalty_no",
-              "Deleted field mapping", "person.tags"],
-    )  # fmt: skip
+        staff,
+        "mappings_datapointtype",
+        person,
+        flag=CHANGE,
+        says=[
+            "Changed Optional for field mapping",
+            "person.city",
+            "Added field mapping",
+            "loyalty_no",
+            "Deleted field mapping",
+            "person.tags",
+        ],
+    )
 
 
 def test_a_change_to_a_field_on_its_own_page_is_recorded(staff):
@@ -147,9 +158,12 @@ def test_group_key_changes_are_recorded_on_the_key_and_on_the_customer(staff, de
     }
     saved(submit(staff, customer_url, changes, model_name="customer"))
     assert_recorded(
-        staff, "mappings_customer", demo, flag=CHANGE,
+        staff,
+        "mappings_customer",
+        demo,
+        flag=CHANGE,
         says=["Added group key", "norway"],
-    )  # fmt: skip
+    )
 
 
 def test_salesmanago_mapping_and_entry_changes_are_recorded(staff):
@@ -159,17 +173,26 @@ def test_salesmanago_mapping_and_entry_changes_are_recorded(staff):
     city = row_prefix(values, "entries", target="contact.address.city")
     new = f"entries-{values['entries-INITIAL_FORMS']}"
     changes = {
-        "enabled": None, f"{city}-source": "country", f"{new}-position": "30",
-        f"{new}-kind": "constant", f"{new}-source": "CDP",
+        "enabled": None,
+        f"{city}-source": "country",
+        f"{new}-position": "30",
+        f"{new}-kind": "constant",
+        f"{new}-source": "CDP",
         f"{new}-target": "contact.company",
-    }  # fmt: skip
+    }
     saved(submit(staff, url, changes, model_name="integrationmapping"))
     assert MappingEntry.objects.get(mapping=mapping, target="contact.company")
     assert_recorded(
-        staff, "integrations_integrationmapping", mapping, flag=CHANGE,
-        says=["Changed Enabled", "Changed Source for mapping entry",
-              "Added mapping entry"],
-    )  # fmt: skip
+        staff,
+        "integrations_integrationmapping",
+        mapping,
+        flag=CHANGE,
+        says=[
+            "Changed Enabled",
+            "Changed Source for mapping entry",
+            "Added mapping entry",
+        ],
+    )
 
 
 # Keys and accounts.
@@ -212,9 +235,12 @@ def test_a_new_account_secret_is_recorded_as_changed_without_its_value(staff):
     account.refresh_from_db()
     assert account.api_secret == NEW_SECRET
     entry = assert_recorded(
-        staff, "integrations_salesmanagoaccount", account, flag=CHANGE,
+        staff,
+        "integrations_salesmanagoaccount",
+        account,
+        flag=CHANGE,
         says=["API secret"],
-    )  # fmt: skip
+    )
     assert "API v3 key" not in entry.get_change_message()
     page = staff.get(admin_url("integrations_salesmanagoaccount", "history", account))
     assert NEW_SECRET not in page.content.decode()
@@ -226,9 +252,12 @@ def test_an_account_saved_without_new_secrets_records_only_what_changed(staff):
     url = admin_url("integrations_salesmanagoaccount", "change", account)
     saved(submit(staff, url, {"enabled": None}, model_name="salesmanagoaccount"))
     entry = assert_recorded(
-        staff, "integrations_salesmanagoaccount", account, flag=CHANGE,
+        staff,
+        "integrations_salesmanagoaccount",
+        account,
+        flag=CHANGE,
         says=["Enabled"],
-    )  # fmt: skip
+    )
     assert "secret" not in entry.get_change_message().lower()
     assert "v3 key" not in entry.get_change_message()
 

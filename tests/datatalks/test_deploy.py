@@ -18,12 +18,19 @@ from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER_SETTINGS = [
-    "DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SECURE_PROXY_SSL_HEADER",
-    "SECURE_CONTENT_TYPE_NOSNIFF", "SECURE_REFERRER_POLICY",
-    "SECURE_CROSS_ORIGIN_OPENER_POLICY", "X_FRAME_OPTIONS", "SESSION_COOKIE_SECURE",
+    "DEBUG",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_PROXY_SSL_HEADER",
+    "SECURE_CONTENT_TYPE_NOSNIFF",
+    "SECURE_REFERRER_POLICY",
+    "SECURE_CROSS_ORIGIN_OPENER_POLICY",
+    "X_FRAME_OPTIONS",
+    "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
-]  # fmt: skip
+]
 PLACEHOLDERS = {
     "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
     "DATATALKS_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
@@ -85,10 +92,14 @@ def production():
 
 def test_the_readme_documents_every_https_and_hsts_variable(production):
     for name in (
-        "DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DJANGO_SECURE_SSL_REDIRECT",
-        "DJANGO_SECURE_COOKIES", "DJANGO_HSTS_SECONDS",
-        "DJANGO_HSTS_INCLUDE_SUBDOMAINS", "DJANGO_HSTS_PRELOAD",
-    ):  # fmt: skip
+        "DJANGO_DEBUG",
+        "DJANGO_SECRET_KEY",
+        "DJANGO_SECURE_SSL_REDIRECT",
+        "DJANGO_SECURE_COOKIES",
+        "DJANGO_HSTS_SECONDS",
+        "DJANGO_HSTS_INCLUDE_SUBDOMAINS",
+        "DJANGO_HSTS_PRELOAD",
+    ):
         assert name in production, name
     assert production["DJANGO_DEBUG"] == "false"
 

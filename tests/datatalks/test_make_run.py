@@ -30,9 +30,14 @@ CURL_HEADER = "Try it (AWS Signature V4, signed by curl):\n"
 KEY_WARNING = "DATATALKS_ENCRYPTION_KEY is not set"
 # What a new user's shell has: none of the test run's own settings.
 DROPPED = (
-    "DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY", "DATATALKS_ENCRYPTION_KEY",
-    "DATABASE_URL", "REDIS_URL", "SALESMANAGO_URL", "DJANGO_DEBUG",
-)  # fmt: skip
+    "DJANGO_SETTINGS_MODULE",
+    "DJANGO_SECRET_KEY",
+    "DATATALKS_ENCRYPTION_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SALESMANAGO_URL",
+    "DJANGO_DEBUG",
+)
 
 
 class MakeRun:
@@ -57,9 +62,13 @@ class MakeRun:
     def start(self) -> "MakeRun":
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            ["scripts/run.sh"], cwd=ROOT, env=self.env, stdout=self.log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            ["scripts/run.sh"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for(self._ready, 180, "make run to serve the API and the sandbox", 0.5)
         return self
 
@@ -115,8 +124,11 @@ class MakeRun:
 def curl(command: str) -> tuple[int, dict]:
     done = subprocess.run(
         ["bash", "-c", command + " -sS -w '\n%{http_code}'"],
-        capture_output=True, text=True, timeout=30, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     body, _, status = done.stdout.rpartition("\n")
     return int(status), json.loads(body)
 

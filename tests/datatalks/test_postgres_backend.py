@@ -14,9 +14,12 @@ from django.db import close_old_connections, connection
 def terminate(pid: int) -> None:
     db = connection.settings_dict
     with psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"],
+        host=db["HOST"],
+        port=db["PORT"],
+        user=db["USER"],
+        dbname=db["NAME"],
         autocommit=True,
-    ) as other:  # fmt: skip
+    ) as other:
         # pg_terminate_backend only signals it: wait until it is gone.
         other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
 

@@ -150,9 +150,11 @@ def test_onboarding_staff_cannot_retry_or_replay_deliveries(world, as_role):
 def test_support_sees_requests_deliveries_data_points_and_mappings(world, as_role):
     client = as_role(SUPPORT)
     pages = [
-        *RECORD_PAGES, *MAPPING_PAGES, "ingestion_identitycollision",
+        *RECORD_PAGES,
+        *MAPPING_PAGES,
+        "ingestion_identitycollision",
         "ingestion_secondaryidentifier",
-    ]  # fmt: skip
+    ]
     for name in pages:
         assert client.get(admin_url(name, "changelist")).status_code == 200, name
     request_id = str(RequestLog.objects.get().request_id)
@@ -248,12 +250,18 @@ def test_a_credential_secret_is_shown_once_at_creation_and_never_again(world, as
 def test_account_secrets_are_write_only_for_onboarding_staff(world, as_role):
     client = as_role(ONBOARDING)
     staging = {
-        "customer": world.pk, "group_key": world.group_keys.get().pk,
-        "environment": "staging", "base_url": "https://app3.salesmanago.com",
-        "v3_base_url": "https://api.salesmanago.com", "client_id": "stage-client",
-        "api_secret": ACCOUNT_SECRET, "v3_api_key": ACCOUNT_V3_KEY,
-        "owner_email": "owner@example.com", "catalog_id": "", "enabled": "on",
-    }  # fmt: skip
+        "customer": world.pk,
+        "group_key": world.group_keys.get().pk,
+        "environment": "staging",
+        "base_url": "https://app3.salesmanago.com",
+        "v3_base_url": "https://api.salesmanago.com",
+        "client_id": "stage-client",
+        "api_secret": ACCOUNT_SECRET,
+        "v3_api_key": ACCOUNT_V3_KEY,
+        "owner_email": "owner@example.com",
+        "catalog_id": "",
+        "enabled": "on",
+    }
     added = client.post(admin_url("integrations_salesmanagoaccount", "add"), staging)
     assert added.status_code == 302, added.context["errors"]
     account = SalesmanagoAccount.objects.get(client_id="stage-client")

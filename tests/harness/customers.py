@@ -19,13 +19,20 @@ def make_customer(slug: str) -> Customer:
         customer=customer, category=Category.PROFILE, name="person"
     )
     FieldMapping.objects.create(
-        data_point_type=person, source_field="customer_id", cdp_field="customer_id",
-        data_type="integer", hard_id=True,
-    )  # fmt: skip
+        data_point_type=person,
+        source_field="customer_id",
+        cdp_field="customer_id",
+        data_type="integer",
+        hard_id=True,
+    )
     FieldMapping.objects.create(
-        data_point_type=person, source_field="email", cdp_field="email",
-        data_type="email", optional=True, secondary_id=True,
-    )  # fmt: skip
+        data_point_type=person,
+        source_field="email",
+        cdp_field="email",
+        data_type="email",
+        optional=True,
+        secondary_id=True,
+    )
     person.active = True
     person.save()
     return customer

@@ -58,15 +58,25 @@ class PrivatePostgres:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(
-            _pg_bin("initdb"), "-D", str(self.data), "-U", "postgres",
-            "--auth=trust", "--no-sync", "-E", "UTF8",
-        )  # fmt: skip
+            _pg_bin("initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
 
     def _run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
             [*_as_postgres(), *command],
-            capture_output=True, text=True, check=check, timeout=60,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=60,
+        )
 
     def start(self) -> "PrivatePostgres":
         # fsync is off (a stop, even "immediate", is a crash of the server, not of the
@@ -77,9 +87,18 @@ class PrivatePostgres:
             "-c fsync=off -c full_page_writes=off -c max_connections=50"
         )
         self._run(
-            _pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log),
-            "-o", options, "-w", "-t", "30", "start",
-        )  # fmt: skip
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
         return self
 
     def create_database(self) -> "PrivatePostgres":
@@ -92,9 +111,17 @@ class PrivatePostgres:
     def stop(self, mode: str = "fast") -> None:
         """Stops the server; ``immediate`` is a crash (no shutdown checkpoint)."""
         self._run(
-            _pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "30",
-            "stop", check=False,
-        )  # fmt: skip
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-m",
+            mode,
+            "-w",
+            "-t",
+            "30",
+            "stop",
+            check=False,
+        )
 
     def is_up(self) -> bool:
         try:
@@ -131,9 +158,13 @@ def server_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str
 def manage(env: dict[str, str], *args: str) -> str:
     """Runs ``manage.py`` with ``env``; returns its standard output."""
     done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.returncode:
         raise AssertionError(f"manage.py {' '.join(args)} failed:\n{done.stderr}")
     return done.stdout
@@ -160,14 +191,28 @@ class Gunicorn:
     def start(self) -> "Gunicorn":
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "datatalks.wsgi",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-             "--timeout", "60", "--graceful-timeout", "5",
-             # The default control socket is one path per user: servers would clash.
-             "--no-control-socket"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "datatalks.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "5",
+                # The default control socket is one path per user: servers would clash.
+                "--no-control-socket",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         wait_for(self._answers, 30, "gunicorn to start")
         return self
 
@@ -268,9 +313,13 @@ def send(session: requests.Session, url: str, body: dict, index: int = 0) -> Out
     except ValueError:
         parsed = None
     return Outcome(
-        index, started, time.monotonic() - started, response.status_code, parsed,
+        index,
+        started,
+        time.monotonic() - started,
+        response.status_code,
+        parsed,
         "" if parsed is not None else response.text[:300],
-    )  # fmt: skip
+    )
 
 
 def percentile(values: list[float], fraction: float) -> float:

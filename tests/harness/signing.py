@@ -82,9 +82,13 @@ class SignedClient(APIClient):
         url = f"http://testserver{parts.path}" + (f"?{query}" if query else "")
         body = data.encode() if isinstance(data, str) else bytes(data or b"")
         signed = sign_with_botocore(
-            method, url, body, key=self.key, secret=self.secret,
+            method,
+            url,
+            body,
+            key=self.key,
+            secret=self.secret,
             headers={"Host": "testserver", "Content-Type": content_type},
-        )  # fmt: skip
+        )
         headers = {**(headers or {}), "Host": "testserver"}
         headers |= {name: signed[name] for name in ("Authorization", "X-Amz-Date")}
         return super().generic(

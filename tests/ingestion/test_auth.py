@@ -70,11 +70,26 @@ def post_aws4auth(url, body: bytes, key, secret, *, headers=None, **options):
 def post_curl(url, body: bytes, key, secret, *, region=REGION) -> requests.Response:
     """curl --aws-sigv4, answered as a requests.Response for the same assertions."""
     result = subprocess.run(
-        ["curl", "-sS", "--aws-sigv4", f"aws:amz:{region}:{SERVICE}",
-         "--user", f"{key}:{secret}", "-H", "Content-Type: application/json",
-         "--data-binary", "@-", "-w", "\n%{http_code}", url],
-        input=body, capture_output=True, timeout=30, check=True,
-    )  # fmt: skip
+        [
+            "curl",
+            "-sS",
+            "--aws-sigv4",
+            f"aws:amz:{region}:{SERVICE}",
+            "--user",
+            f"{key}:{secret}",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            "@-",
+            "-w",
+            "\n%{http_code}",
+            url,
+        ],
+        input=body,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
     content, _, status = result.stdout.rpartition(b"\n")
     response = requests.Response()
     response.status_code, response._content = int(status), content
@@ -106,11 +121,14 @@ def url(live_server):
 # Accepted.
 
 
-@pytest.mark.parametrize("path,example", [
-    ("/v2/profiles", examples.PROFILE),
-    ("/v2/events", examples.EVENT),
-    ("/v2/inventory", examples.INVENTORY),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "path,example",
+    [
+        ("/v2/profiles", examples.PROFILE),
+        ("/v2/events", examples.EVENT),
+        ("/v2/inventory", examples.INVENTORY),
+    ],
+)
 def test_accepts_each_endpoint_signed_with_botocore(
     url, api_key, signed_post, path, example
 ):
@@ -176,8 +194,10 @@ def test_records_the_key_in_the_request_log_and_when_it_was_used(
     request_id = accepted(signed_post(url(), examples.PROFILE, *api_key))["requestId"]
     log = RequestLog.objects.get(request_id=request_id)
     assert (log.access_key_id, log.customer.slug, log.environment) == (
-        api_key[0], "demo", "production",
-    )  # fmt: skip
+        api_key[0],
+        "demo",
+        "production",
+    )
     used = ApiCredential.objects.get(access_key_id=api_key[0]).last_used_at
     assert used is not None and datetime.now(UTC) - used < timedelta(minutes=1)
 
@@ -190,8 +210,10 @@ def test_refuses_a_request_without_authentication(url, demo):
     assert refusal(response) == "Missing Authentication Token"
     log = RequestLog.objects.get(request_id=response.json()["requestId"])
     assert (log.status_code, log.messages, log.access_key_id) == (
-        403, ["Missing Authentication Token"], "",
-    )  # fmt: skip
+        403,
+        ["Missing Authentication Token"],
+        "",
+    )
 
 
 @pytest.mark.parametrize(
@@ -271,9 +293,13 @@ def test_refuses_a_path_changed_after_signing(url, api_key):
 
 def test_refuses_a_query_string_changed_after_signing(url, api_key):
     headers = sign_with_botocore(
-        "POST", url("/v2/profiles?a=1"), PROFILE, key=api_key[0], secret=api_key[1],
+        "POST",
+        url("/v2/profiles?a=1"),
+        PROFILE,
+        key=api_key[0],
+        secret=api_key[1],
         headers=JSON,
-    )  # fmt: skip
+    )
     response = http_post(url("/v2/profiles?a=2"), data=PROFILE, headers=headers)
     assert refusal(response) == sigv4.SIGNATURE_MISMATCH
 
@@ -421,8 +447,12 @@ def test_refuses_an_expired_presigned_url(url, api_key):
 
 def test_refuses_two_signatures_at_once(url, api_key):
     signed_url, headers = presign(url(), *api_key, PROFILE)
-    both = {**headers, **sign_with_botocore("POST", url(), PROFILE, key=api_key[0],
-                                            secret=api_key[1], headers=JSON)}  # fmt: skip
+    both = {
+        **headers,
+        **sign_with_botocore(
+            "POST", url(), PROFILE, key=api_key[0], secret=api_key[1], headers=JSON
+        ),
+    }
     response = http_post(signed_url, data=PROFILE, headers=both)
     assert refusal(response).startswith("Only one auth mechanism allowed")
 
@@ -518,9 +548,11 @@ def test_forwarded_host_counts_only_behind_a_trusted_proxy(
 def test_a_forwarded_host_is_ignored_without_a_trusted_proxy(client, settings, api_key):
     settings.DATATALKS_TRUST_PROXY = False
     response = post_in_process(
-        client, api_key, signed_for="http://testserver/v2/profiles",
+        client,
+        api_key,
+        signed_for="http://testserver/v2/profiles",
         HTTP_X_FORWARDED_HOST="api.datatalks.se",
-    )  # fmt: skip
+    )
     assert response.status_code == 200, response.json()
 
 

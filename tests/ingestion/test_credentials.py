@@ -178,8 +178,11 @@ def test_demo_credentials_prints_a_curl_request_that_works(demo, settings, live_
     command = command.replace("http://127.0.0.1:8000", live_server.url)
     result = subprocess.run(
         ["bash", "-c", command + " -sS -w '\n%{http_code}'"],
-        capture_output=True, text=True, timeout=30, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     body, _, status = result.stdout.rpartition("\n")
     assert status == "200", body
     assert '"success":true' in body.replace(" ", "")
@@ -219,8 +222,10 @@ def test_admin_shows_the_secret_once_after_creation(staff, demo):
     secret = credential.secret_access_key
     assert page.count(secret) == 1 and "It is not shown again" in page
     assert credential.description == "Shop"
-    for url in (admin_url("apicredential_changelist"),
-                admin_url("apicredential_change", credential.pk)):  # fmt: skip
+    for url in (
+        admin_url("apicredential_changelist"),
+        admin_url("apicredential_change", credential.pk),
+    ):
         html = staff.get(url).content.decode()
         assert credential.access_key_id in html
         assert secret not in html
@@ -261,20 +266,32 @@ def test_admin_keeps_a_keys_customer_and_environment(staff, demo):
     )
     credential.refresh_from_db()
     assert (credential.customer, credential.environment, credential.description) == (
-        demo, "production", "x",
-    )  # fmt: skip
+        demo,
+        "production",
+        "x",
+    )
 
 
 def test_request_log_is_searchable_by_request_id(staff, demo):
     wanted = RequestLog.objects.create(
-        request_id=uuid.uuid4(), customer=demo, access_key_id="DT" + "1" * 18,
-        environment="production", method="POST", path="/v2/profiles",
-        status_code=400, messages=["data.email: is not valid"], duration_ms=3.2,
-    )  # fmt: skip
+        request_id=uuid.uuid4(),
+        customer=demo,
+        access_key_id="DT" + "1" * 18,
+        environment="production",
+        method="POST",
+        path="/v2/profiles",
+        status_code=400,
+        messages=["data.email: is not valid"],
+        duration_ms=3.2,
+    )
     RequestLog.objects.create(
-        request_id=uuid.uuid4(), method="POST", path="/v2/events", status_code=403,
-        messages=["Missing Authentication Token"], duration_ms=1.0,
-    )  # fmt: skip
+        request_id=uuid.uuid4(),
+        method="POST",
+        path="/v2/events",
+        status_code=403,
+        messages=["Missing Authentication Token"],
+        duration_ms=1.0,
+    )
     url = admin_url("requestlog_changelist")
     html = staff.get(url, {"q": str(wanted.request_id)}).content.decode()
     assert "/v2/profiles" in html and "/v2/events" not in html

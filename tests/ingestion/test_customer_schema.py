@@ -116,8 +116,11 @@ def test_the_signed_caller_gets_only_its_own_types(live_server, demo, api_key):
     theirs = signed_get(live_server, "/v3/schema", other_key, other_secret)
     assert mine.status_code == theirs.status_code == 200
     assert set(mine.json()["components"]["schemas"]) == {
-        "person", "purchase_ev", "product_a", "datatalks.Envelope",
-    }  # fmt: skip
+        "person",
+        "purchase_ev",
+        "product_a",
+        "datatalks.Envelope",
+    }
     assert set(theirs.json()["components"]["schemas"]) == {
         "person",
         "datatalks.Envelope",
@@ -130,9 +133,12 @@ def test_the_document_changes_when_the_mapping_changes(live_server, demo, api_ke
     before = signed_get(live_server, "/v3/schema?document=json-schema", *api_key).json()
     person = demo.data_point_types.get(name="person")
     FieldMapping.objects.create(
-        data_point_type=person, source_field="shoe_size", cdp_field="shoe_size",
-        data_type="integer", position=99,
-    )  # fmt: skip
+        data_point_type=person,
+        source_field="shoe_size",
+        cdp_field="shoe_size",
+        data_type="integer",
+        position=99,
+    )
     mapping_version_create(data_point_type=person, user=None)  # as the admin's save
     after = signed_get(live_server, "/v3/schema?document=json-schema", *api_key).json()
     data_before = before["$defs"]["person"]["properties"]["data"]

@@ -24,9 +24,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("files_dir")]
 def upload_form(client, customer, body: bytes, name="people.csv", **fields):
     person = DataPointType.objects.get(customer=customer, name="person")
     data = {
-        "customer": customer.pk, "environment": "production", "type": person.pk,
-        "group_key": "", "file": SimpleUploadedFile(name, body, "text/csv"), **fields,
-    }  # fmt: skip
+        "customer": customer.pk,
+        "environment": "production",
+        "type": person.pk,
+        "group_key": "",
+        "file": SimpleUploadedFile(name, body, "text/csv"),
+        **fields,
+    }
     return client.post(
         reverse("admin:ingestion_fileupload_upload") + f"?customer={customer.pk}", data
     )
@@ -67,8 +71,12 @@ def test_staff_upload_from_the_customers_page_and_download_rejected_rows(
     rows = list(csv.reader(io.StringIO(b"".join(errors.streaming_content).decode())))
     assert rows == [
         ["row", "hardId", "messages"],
-        ["4", "customer_id=3", 'data.email: "not an email 2" is not a valid email address'],
-    ]  # fmt: skip
+        [
+            "4",
+            "customer_id=3",
+            'data.email: "not an email 2" is not a valid email address',
+        ],
+    ]
 
 
 def test_the_upload_page_refuses_a_file_as_the_api_does(admin_client, demo):

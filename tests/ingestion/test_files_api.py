@@ -141,11 +141,20 @@ def test_errors_as_csv_name_rows_and_problems(files):
 @pytest.mark.parametrize(
     "params,message",
     [
-        ({"type": "nobody"}, 'type: "nobody" is not an active data point type of yours'),
-        ({"type": "purchase_ev"}, 'type: "purchase_ev" is an event type; send it to the events endpoint'),
-        ({"type": "person", "groupKey": "nope"}, 'groupKey: "nope" is not one of your group keys'),
+        (
+            {"type": "nobody"},
+            'type: "nobody" is not an active data point type of yours',
+        ),
+        (
+            {"type": "purchase_ev"},
+            'type: "purchase_ev" is an event type; send it to the events endpoint',
+        ),
+        (
+            {"type": "person", "groupKey": "nope"},
+            'groupKey: "nope" is not one of your group keys',
+        ),
     ],
-)  # fmt: skip
+)
 def test_an_unknown_type_or_group_key_is_400_and_nothing_is_kept(
     files, params, message
 ):
@@ -159,31 +168,62 @@ def test_an_unknown_type_or_group_key_is_400_and_nothing_is_kept(
 @pytest.mark.parametrize(
     "body,content_type,status,message",
     [
-        (csv_bytes(person_rows(2), columns=["id", "first_name", "last_name"]),
-         CSV_TYPE, 400,
-         "The header has no column customer_id: person's Hard-ID is customer_id."),
-        (xlsx_bytes(person_rows(2)), CSV_TYPE, 415,
-         "The body was sent as text/csv (CSV) but it is an XLSX workbook: send it "
-         "with its own Content-Type."),
-        (csv_bytes(person_rows(2)), XLSX_TYPE, 415,
-         f"The body was sent as {XLSX_TYPE} (an XLSX workbook) but it is CSV: send "
-         "it with its own Content-Type."),
-        (b"%PDF-1.7 ...", "application/octet-stream", 415,
-         "The file is a PDF document, not CSV, JSON lines or an XLSX workbook."),
-        (b"customer_id,first_name\n1,J\xf6rg\n", CSV_TYPE, 400,
-         "The file is not UTF-8 text: byte 26 (0xF6) cannot be decoded. Save it as "
-         "UTF-8 (Excel: CSV UTF-8) and send it again."),
+        (
+            csv_bytes(person_rows(2), columns=["id", "first_name", "last_name"]),
+            CSV_TYPE,
+            400,
+            "The header has no column customer_id: person's Hard-ID is customer_id.",
+        ),
+        (
+            xlsx_bytes(person_rows(2)),
+            CSV_TYPE,
+            415,
+            "The body was sent as text/csv (CSV) but it is an XLSX workbook: send it "
+            "with its own Content-Type.",
+        ),
+        (
+            csv_bytes(person_rows(2)),
+            XLSX_TYPE,
+            415,
+            f"The body was sent as {XLSX_TYPE} (an XLSX workbook) but it is CSV: send "
+            "it with its own Content-Type.",
+        ),
+        (
+            b"%PDF-1.7 ...",
+            "application/octet-stream",
+            415,
+            "The file is a PDF document, not CSV, JSON lines or an XLSX workbook.",
+        ),
+        (
+            b"customer_id,first_name\n1,J\xf6rg\n",
+            CSV_TYPE,
+            400,
+            "The file is not UTF-8 text: byte 26 (0xF6) cannot be decoded. Save it as "
+            "UTF-8 (Excel: CSV UTF-8) and send it again.",
+        ),
         (b"\n \n", CSV_TYPE, 400, "The file is empty."),
-        (b"customer_id,first_name\r\n\r\n", CSV_TYPE, 400,
-         "The file has a header row but no rows under it."),
-        (b"[1, 2]\n", "application/x-ndjson", 400,
-         "Line 1 is not a JSON object: each line must be one."),
-        (b"a,b\n", "image/png", 415,
-         "Content-Type 'image/png' is not a file format this endpoint reads: send "
-         "text/csv, application/x-ndjson (JSON lines) or "
-         f"{XLSX_TYPE} (or application/octet-stream to have it told from its bytes)."),
+        (
+            b"customer_id,first_name\r\n\r\n",
+            CSV_TYPE,
+            400,
+            "The file has a header row but no rows under it.",
+        ),
+        (
+            b"[1, 2]\n",
+            "application/x-ndjson",
+            400,
+            "Line 1 is not a JSON object: each line must be one.",
+        ),
+        (
+            b"a,b\n",
+            "image/png",
+            415,
+            "Content-Type 'image/png' is not a file format this endpoint reads: send "
+            "text/csv, application/x-ndjson (JSON lines) or "
+            f"{XLSX_TYPE} (or application/octet-stream to have it told from its bytes).",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_files_known_at_upload_get_a_clear_answer(
     files, body, content_type, status, message
 ):
@@ -212,9 +252,13 @@ def test_a_body_without_content_length_is_411(live_server, api_key):
     url = live_server.url + "/v3/files/profiles?type=person"
     body = csv_bytes(person_rows(3))
     headers = sign_with_botocore(
-        "POST", url, body, key=api_key[0], secret=api_key[1],
+        "POST",
+        url,
+        body,
+        key=api_key[0],
+        secret=api_key[1],
         headers={"Content-Type": CSV_TYPE},
-    )  # fmt: skip
+    )
     response = requests.post(
         url, data=iter([body]), headers=headers, timeout=30
     )  # a generator body is sent chunked
@@ -228,9 +272,13 @@ def test_a_body_that_is_not_the_signed_one_is_403_and_deleted(live_server, api_k
     signed = csv_bytes(person_rows(3))
     sent = signed.replace(b"First0", b"Frist0")
     headers = sign_with_botocore(
-        "POST", url, signed, key=api_key[0], secret=api_key[1],
+        "POST",
+        url,
+        signed,
+        key=api_key[0],
+        secret=api_key[1],
         headers={"Content-Type": CSV_TYPE},
-    )  # fmt: skip
+    )
     response = requests.post(url, data=sent, headers=headers, timeout=30)
     assert response.status_code == 403
     assert response.json()["messages"][0].startswith(
@@ -244,9 +292,13 @@ def test_unsigned_payload_is_refused(live_server, api_key):
     url = live_server.url + "/v3/files/profiles?type=person"
     body = csv_bytes(person_rows(3))
     headers = sign_with_botocore(
-        "POST", url, body, key=api_key[0], secret=api_key[1],
+        "POST",
+        url,
+        body,
+        key=api_key[0],
+        secret=api_key[1],
         headers={"Content-Type": CSV_TYPE, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"},
-    )  # fmt: skip
+    )
     response = requests.post(url, data=body, headers=headers, timeout=30)
     assert response.status_code == 403
     assert "x-amz-content-sha256" in response.json()["messages"][0]
@@ -257,9 +309,11 @@ def test_requests_aws4auth_signs_an_upload_too(live_server, api_key):
     from requests_aws4auth import AWS4Auth
 
     auth = AWS4Auth(
-        api_key[0], api_key[1], django_settings.DATATALKS_SIGV4_REGION,
+        api_key[0],
+        api_key[1],
+        django_settings.DATATALKS_SIGV4_REGION,
         django_settings.DATATALKS_SIGV4_SERVICE,
-    )  # fmt: skip
+    )
     response = requests.post(
         live_server.url + "/v3/files/profiles?type=person",
         data=csv_bytes(person_rows(3)),

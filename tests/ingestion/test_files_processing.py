@@ -34,10 +34,12 @@ def accept(demo):
             stream=io.BytesIO(body), content_type=content_type, length=len(body)
         )
         return services.file_accept(
-            caller=caller_for(demo), category=options.get("category", "profile"),
-            type_name=options.get("type_name", "person"), group_key=None,
+            caller=caller_for(demo),
+            category=options.get("category", "profile"),
+            type_name=options.get("type_name", "person"),
+            group_key=None,
             received=received,
-        )  # fmt: skip
+        )
 
     return accept_file
 
@@ -163,14 +165,21 @@ def test_a_row_number_past_excels_last_row_fails_the_file(accept):
 @pytest.mark.parametrize(
     "body,failure",
     [
-        (xlsx_bytes(person_rows(2), columns=["id", "first_name"]),
-         "The header has no column customer_id: person's Hard-ID is customer_id."),
+        (
+            xlsx_bytes(person_rows(2), columns=["id", "first_name"]),
+            "The header has no column customer_id: person's Hard-ID is customer_id.",
+        ),
         (xlsx_bytes([], columns=[]), "The first sheet of the workbook is empty."),
-        (zip_with(b"PK\x05\x06" + b"\0" * 18, {"hello.txt": b"hi"}),
-         "The file is not a readable XLSX workbook."),
-        (b"PK\x03\x04 not really a zip at all", "The file is not a readable XLSX workbook."),
+        (
+            zip_with(b"PK\x05\x06" + b"\0" * 18, {"hello.txt": b"hi"}),
+            "The file is not a readable XLSX workbook.",
+        ),
+        (
+            b"PK\x03\x04 not really a zip at all",
+            "The file is not a readable XLSX workbook.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_workbooks_that_cannot_be_read_fail_with_the_reason(accept, body, failure):
     upload = finished(accept(body, content_type="application/octet-stream"))
     assert (upload.status, upload.failure) == ("failed", failure)
@@ -179,13 +188,15 @@ def test_workbooks_that_cannot_be_read_fail_with_the_reason(accept, body, failur
 
 def test_workbook_dates_are_read_as_the_fields_format_says(accept, demo):
     rows = [[1, "A", "B", dt.datetime(1990, 5, 17), 1.25]]
-    body = xlsx_bytes(rows, columns=["customer_id", "first_name", "last_name",
-                                     "birth_date", "age"])  # fmt: skip
+    body = xlsx_bytes(
+        rows, columns=["customer_id", "first_name", "last_name", "birth_date", "age"]
+    )
     upload = finished(accept(body, content_type=XLSX_TYPE))
     assert rejected(upload) == [(2, ["data.age: 1.25 is not an integer"])]
-    body = xlsx_bytes([[1, "A", "B", dt.datetime(1990, 5, 17), 41]],
-                      columns=["customer_id", "first_name", "last_name",
-                               "birth_date", "age"])  # fmt: skip
+    body = xlsx_bytes(
+        [[1, "A", "B", dt.datetime(1990, 5, 17), 41]],
+        columns=["customer_id", "first_name", "last_name", "birth_date", "age"],
+    )
     finished(accept(body, content_type=XLSX_TYPE))
     stored = DataPoint.objects.get(hard_id="1").data
     assert (stored["birth_date"], stored["age"]) == ("1990-05-17", 41)

@@ -35,9 +35,12 @@ def s3(settings):
         "DATATALKS_FILES_S3_SECRET_ACCESS_KEY": "moto-test-secret",
     }
     client = boto3.client(
-        "s3", endpoint_url=endpoint, region_name=REGION,
-        aws_access_key_id="moto-test-key", aws_secret_access_key="moto-test-secret",
-    )  # fmt: skip
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="moto-test-key",
+        aws_secret_access_key="moto-test-secret",
+    )
     client.create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
@@ -46,13 +49,17 @@ def s3(settings):
         "files": {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
-                "bucket_name": BUCKET, "location": "files", "endpoint_url": endpoint,
-                "region_name": REGION, "access_key": "moto-test-key",
-                "secret_key": "moto-test-secret", "file_overwrite": True,
+                "bucket_name": BUCKET,
+                "location": "files",
+                "endpoint_url": endpoint,
+                "region_name": REGION,
+                "access_key": "moto-test-key",
+                "secret_key": "moto-test-secret",
+                "file_overwrite": True,
                 "max_memory_size": 1024 * 1024,
             },
         },
-    }  # fmt: skip
+    }
     yield client, env
     server.stop()
 

@@ -20,10 +20,15 @@ NOW = timezone.now().replace(minute=30, second=0, microsecond=0)
 
 def log(customer, status, type_name="person", messages=(), at=None):
     row = RequestLog.objects.create(
-        request_id=uuid.uuid4(), customer=customer, method="POST",
-        path="/v2/profiles", type_name=type_name, status_code=status,
-        messages=list(messages), duration_ms=1.0,
-    )  # fmt: skip
+        request_id=uuid.uuid4(),
+        customer=customer,
+        method="POST",
+        path="/v2/profiles",
+        type_name=type_name,
+        status_code=status,
+        messages=list(messages),
+        duration_ms=1.0,
+    )
     RequestLog.objects.filter(pk=row.pk).update(created_at=at or NOW)
     return row
 
@@ -49,8 +54,9 @@ def test_rollup_counts_each_row_once_and_the_page_adds_the_rest(demo):
         1,
     )
     assert [h for h in series["person"].hours if h[1] or h[2]] == [
-        (hour_ago.replace(minute=0), 2, 1), (NOW.replace(minute=0), 1, 1),
-    ]  # fmt: skip
+        (hour_ago.replace(minute=0), 2, 1),
+        (NOW.replace(minute=0), 1, 1),
+    ]
     [top] = health.rejections
     assert (top.message, top.count) == ("data.age: missing", 2)
     assert top.example_request_id == str(latest.request_id)
@@ -73,9 +79,19 @@ def test_other_customers_are_not_counted(demo):
 def test_deliveries_show_lag_and_open_states_per_account(demo, api):
     account = salesmanago_demo_load(demo)
     for body_id in (1, 2):
-        api.post("/v3/profiles", {"type": "person", "data": {
-            "customer_id": body_id, "first_name": "A", "last_name": "B",
-            "email": f"a{body_id}@example.com"}}, format="json")  # fmt: skip
+        api.post(
+            "/v3/profiles",
+            {
+                "type": "person",
+                "data": {
+                    "customer_id": body_id,
+                    "first_name": "A",
+                    "last_name": "B",
+                    "email": f"a{body_id}@example.com",
+                },
+            },
+            format="json",
+        )
     first, second = Delivery.objects.order_by("created_at")
     Delivery.objects.filter(pk=first.pk).update(
         status="sent", sent_at=first.created_at + timedelta(seconds=3)

@@ -31,12 +31,15 @@ def messages(response):
     return response.json()["messages"]
 
 
-@pytest.mark.parametrize("path,example", [
-    ("/v2/profiles", examples.PROFILE),
-    ("/v2/events", examples.EVENT),
-    ("/v2/inventory", examples.INVENTORY),
-    ("/v3/profiles", examples.PROFILE),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "path,example",
+    [
+        ("/v2/profiles", examples.PROFILE),
+        ("/v2/events", examples.EVENT),
+        ("/v2/inventory", examples.INVENTORY),
+        ("/v3/profiles", examples.PROFILE),
+    ],
+)
 def test_accepts_reference_examples(api, api_key, path, example):
     response = post(api, path, example)
     body = response.json()
@@ -78,11 +81,14 @@ def test_accepts_null_for_required_non_hard_id_field(api):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("value,problem", [
-    (..., "is required (part of the Hard-ID)"),
-    (None, "is part of the Hard-ID and cannot be null"),
-    ("", "is part of the Hard-ID and cannot be empty"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "value,problem",
+    [
+        (..., "is required (part of the Hard-ID)"),
+        (None, "is part of the Hard-ID and cannot be null"),
+        ("", "is part of the Hard-ID and cannot be empty"),
+    ],
+)
 def test_rejects_missing_null_or_empty_hard_id(api, value, problem):
     body = with_data(examples.PROFILE, customer_id=value)
     assert messages(post(api, "/v2/profiles", body)) == [f"data.customer_id: {problem}"]
@@ -105,16 +111,22 @@ def test_rejects_empty_string_for_non_string_field(api, field):
 
 def test_reports_every_problem_at_once(api):
     body = with_data(
-        examples.PROFILE, email="mma a@gma.com", age="old", birth_date="2021-02-30",
-        is_member="Maybe", first_name=...,
-    )  # fmt: skip
-    assert sorted(messages(post(api, "/v2/profiles", body))) == sorted([
-        "data.first_name: is required",
-        'data.email: "mma a@gma.com" is not a valid email address',
-        'data.age: "old" is not an integer',
-        'data.birth_date: "2021-02-30" is not a real calendar date',
-        'data.is_member: "Maybe" is not a boolean (expected yes/no or true/false)',
-    ])  # fmt: skip
+        examples.PROFILE,
+        email="mma a@gma.com",
+        age="old",
+        birth_date="2021-02-30",
+        is_member="Maybe",
+        first_name=...,
+    )
+    assert sorted(messages(post(api, "/v2/profiles", body))) == sorted(
+        [
+            "data.first_name: is required",
+            'data.email: "mma a@gma.com" is not a valid email address',
+            'data.age: "old" is not an integer',
+            'data.birth_date: "2021-02-30" is not a real calendar date',
+            'data.is_member: "Maybe" is not a boolean (expected yes/no or true/false)',
+        ]
+    )
 
 
 def test_rejects_quoted_local_part_email(api):

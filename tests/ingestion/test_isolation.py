@@ -37,18 +37,24 @@ ENDPOINTS = [
 # The types, group key and data only one customer has.
 OWN = {
     "acme": {
-        "types": {"profile": "roadrunner_fan", "event": "anvil_drop",
-                  "inventory": "anvil"},
+        "types": {
+            "profile": "roadrunner_fan",
+            "event": "anvil_drop",
+            "inventory": "anvil",
+        },
         "group_key": "acme_west",
         "email": "wile.e.coyote@acme.example",
     },
     "globex": {
-        "types": {"profile": "hank_fan", "event": "doomsday_countdown",
-                  "inventory": "doomsday_device"},
+        "types": {
+            "profile": "hank_fan",
+            "event": "doomsday_countdown",
+            "inventory": "doomsday_device",
+        },
         "group_key": "globex_north",
         "email": "hank.scorpio@globex.example",
     },
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -65,9 +71,14 @@ class Tenant:
     def traces(self) -> set[str]:
         """What would give this customer away in someone else's answer."""
         found = {
-            self.customer.slug, self.customer.name, self.key, self.secret,
-            self.group_key, self.email, *self.types.values(),
-        }  # fmt: skip
+            self.customer.slug,
+            self.customer.name,
+            self.key,
+            self.secret,
+            self.group_key,
+            self.email,
+            *self.types.values(),
+        }
         found |= set(
             SalesmanagoAccount.objects.filter(customer=self.customer).values_list(
                 "client_id", flat=True
@@ -83,9 +94,12 @@ class Tenant:
 
 def field_of(dpt, source, data_type, **options) -> FieldMapping:
     return FieldMapping.objects.create(
-        data_point_type=dpt, source_field=source, cdp_field=source,
-        data_type=data_type, **options,
-    )  # fmt: skip
+        data_point_type=dpt,
+        source_field=source,
+        cdp_field=source,
+        data_type=data_type,
+        **options,
+    )
 
 
 def active_type(customer, category, name, *fields) -> DataPointType:
@@ -109,31 +123,46 @@ def build_tenant(slug: str, url: str) -> Tenant:
         GroupKey.objects.create(customer=customer, key=own["group_key"]),
     ]
     person = active_type(
-        customer, Category.PROFILE, "person",
+        customer,
+        Category.PROFILE,
+        "person",
         ("customer_id", "integer", {"hard_id": True}),
         ("email", "email", {"optional": True, "secondary_id": True}),
-    )  # fmt: skip
+    )
     purchase = active_type(
-        customer, Category.EVENT, "purchase",
+        customer,
+        Category.EVENT,
+        "purchase",
         ("order_id", "string", {"hard_id": True}),
-        ("customer_id", "integer",
-         {"references": person.fields.get(source_field="customer_id")}),
-    )  # fmt: skip
+        (
+            "customer_id",
+            "integer",
+            {"references": person.fields.get(source_field="customer_id")},
+        ),
+    )
     for category, name in own["types"].items():
         active_type(customer, category, name, ("code", "string", {"hard_id": True}))
     for key in keys:
         SalesmanagoAccount.objects.create(
-            customer=customer, group_key=key, base_url="https://app3.salesmanago.com",
-            client_id=f"{slug}-{key.key}-client", api_secret=f"{slug}-sm-secret",
+            customer=customer,
+            group_key=key,
+            base_url="https://app3.salesmanago.com",
+            client_id=f"{slug}-{key.key}-client",
+            api_secret=f"{slug}-sm-secret",
             owner_email=f"owner@{slug}.example",
-        )  # fmt: skip
+        )
     IntegrationMapping.objects.create(data_point_type=person)
     IntegrationMapping.objects.create(data_point_type=purchase)
     credential, secret = credential_create(customer=customer, description="isolation")
     return Tenant(
-        customer=customer, key=credential.access_key_id, secret=secret,
-        types=own["types"], group_key=own["group_key"], email=own["email"], url=url,
-    )  # fmt: skip
+        customer=customer,
+        key=credential.access_key_id,
+        secret=secret,
+        types=own["types"],
+        group_key=own["group_key"],
+        email=own["email"],
+        url=url,
+    )
 
 
 @pytest.fixture
@@ -161,9 +190,13 @@ def send(tenant: Tenant, method: str, path: str, body=None, *, as_key=None):
     data = json.dumps(body).encode() if body is not None else b""
     key, secret = as_key or (tenant.key, tenant.secret)
     headers = sign_with_botocore(
-        method, url, data, key=key, secret=secret,
+        method,
+        url,
+        data,
+        key=key,
+        secret=secret,
         headers={"Content-Type": "application/json"} if body is not None else {},
-    )  # fmt: skip
+    )
     response = requests.request(
         method, url, data=data, headers=headers, timeout=30, allow_redirects=False
     )
@@ -272,11 +305,15 @@ def test_a_datatalks_id_of_the_other_customer_is_refused_like_an_unknown_one(
     before = snapshot(acme.customer)
     answers = [
         outcome(
-            send(globex, "POST", path,
-                 body_for(path, globex_type, data, datatalksId=datatalks_id))
+            send(
+                globex,
+                "POST",
+                path,
+                body_for(path, globex_type, data, datatalksId=datatalks_id),
+            )
         )
         for datatalks_id in (acme_id, str(uuid.uuid4()))
-    ]  # fmt: skip
+    ]
     (status, theirs, stored), (unknown_status, unknown, _) = answers
     assert status == unknown_status and stored is None
     assert theirs == [m.replace(m.split()[1], acme_id) for m in unknown]
@@ -314,9 +351,13 @@ def test_a_hard_id_the_other_customer_uses_is_free_to_change_to(acme, globex):
     # The same change within one customer is a conflict, which names the owner.
     other = ingest(acme, "/v3/profiles", "person", {"customer_id": 3003})
     status, messages, _ = outcome(
-        send(acme, "POST", "/v3/profiles",
-             body_for("", "person", {"customer_id": 1001}, datatalksId=other))
-    )  # fmt: skip
+        send(
+            acme,
+            "POST",
+            "/v3/profiles",
+            body_for("", "person", {"customer_id": 1001}, datatalksId=other),
+        )
+    )
     assert status == 400 and taken in messages[0]
 
 
@@ -352,9 +393,12 @@ def test_deliveries_go_only_to_the_senders_own_accounts(acme, globex):
     for tenant in (acme, globex):
         ingest(tenant, "/v3/profiles", "person", {"customer_id": 1001})
         ingest(
-            tenant, "/v3/profiles", "person", {"customer_id": 1002},
+            tenant,
+            "/v3/profiles",
+            "person",
+            {"customer_id": 1002},
             groupKey=tenant.group_key,
-        )  # fmt: skip
+        )
     for tenant in (acme, globex):
         sent = Delivery.objects.filter(data_point__customer=tenant.customer)
         assert sent.count() == 2

@@ -103,9 +103,13 @@ def test_a_chunked_body_without_length_is_never_read(gunicorn, api_key):
     body = b"x" * (2 * MIB)
     parts = urlsplit(gunicorn.url)
     headers = sign_with_botocore(
-        "POST", gunicorn.url + "/v3/profiles", body, key=api_key[0],
-        secret=api_key[1], headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+        "POST",
+        gunicorn.url + "/v3/profiles",
+        body,
+        key=api_key[0],
+        secret=api_key[1],
+        headers={"Content-Type": "application/json"},
+    )
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     started = time.monotonic()
     conn.putrequest("POST", "/v3/profiles", skip_host=True)

@@ -29,10 +29,15 @@ def states(customer) -> dict[str, bool]:
 
 def account_for(customer, **fields) -> SalesmanagoAccount:
     return SalesmanagoAccount.objects.create(
-        customer=customer, group_key=customer.group_keys.get(), base_url="http://127.0.0.1:9",
-        v3_base_url="http://127.0.0.1:9", client_id="c", api_secret="s",
-        owner_email="o@example.com", **fields,
-    )  # fmt: skip
+        customer=customer,
+        group_key=customer.group_keys.get(),
+        base_url="http://127.0.0.1:9",
+        v3_base_url="http://127.0.0.1:9",
+        client_id="c",
+        api_secret="s",
+        owner_email="o@example.com",
+        **fields,
+    )
 
 
 def map_person(customer) -> IntegrationMapping:
@@ -46,9 +51,15 @@ def map_person(customer) -> IntegrationMapping:
 def test_the_checklist_follows_a_new_customer_step_by_step(db):
     acme = make_customer("acme")
     assert states(acme) == {
-        "group_keys": True, "types": True, "api_key": False, "accounts": False,
-        "mappings": False, "tried": False, "first_data": False, "first_delivery": False,
-    }  # fmt: skip
+        "group_keys": True,
+        "types": True,
+        "api_key": False,
+        "accounts": False,
+        "mappings": False,
+        "tried": False,
+        "first_data": False,
+        "first_delivery": False,
+    }
     credential_create(customer=acme)
     acme.salesmanago_enabled = True
     acme.save()
@@ -85,10 +96,15 @@ def test_try_a_payload_names_the_missing_mapping_and_records_the_try(staff, db):
     credential_create(customer=acme)
     account_for(acme)
     body = {"type": "person", "data": {"customer_id": 7, "email": "a@example.com"}}
-    page = staff.post(reverse("admin:mappings_customer_try"), {
-        "customer": acme.pk, "endpoint": "v3/profiles", "environment": "production",
-        "body": json.dumps(body),
-    })  # fmt: skip
+    page = staff.post(
+        reverse("admin:mappings_customer_try"),
+        {
+            "customer": acme.pk,
+            "endpoint": "v3/profiles",
+            "environment": "production",
+            "body": json.dumps(body),
+        },
+    )
     assert page.context["outcome"].status == 200
     assert page.context["outcome"].warnings == [
         "person has no Salesmanago mapping: its data is stored and never sent."
@@ -96,18 +112,28 @@ def test_try_a_payload_names_the_missing_mapping_and_records_the_try(staff, db):
     acme.refresh_from_db()
     assert acme.payload_tried_at is not None
     map_person(acme)
-    page = staff.post(reverse("admin:mappings_customer_try"), {
-        "customer": acme.pk, "endpoint": "v3/profiles", "environment": "production",
-        "body": json.dumps(body),
-    })  # fmt: skip
+    page = staff.post(
+        reverse("admin:mappings_customer_try"),
+        {
+            "customer": acme.pk,
+            "endpoint": "v3/profiles",
+            "environment": "production",
+            "body": json.dumps(body),
+        },
+    )
     assert page.context["outcome"].warnings == []
     assert page.context["outcome"].salesmanago[0]["item"]["contact"]["email"]
 
 
-@pytest.mark.parametrize("category,target", [
-    ("profile", "contactEvent.detail1"), ("event", "contact.email"),
-    ("inventory", "tags"), ("event", "contactEvent.detail21"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "category,target",
+    [
+        ("profile", "contactEvent.detail1"),
+        ("event", "contact.email"),
+        ("inventory", "tags"),
+        ("event", "contactEvent.detail21"),
+    ],
+)
 def test_a_target_outside_the_category_s_salesmanago_fields_is_refused(
     category, target
 ):
@@ -137,8 +163,9 @@ def test_forms_offer_only_the_customer_s_own_objects(staff, demo):
         reverse("admin:mappings_datapointtype_change", args=[purchase.pk])
     ).content.decode()
     theirs = FieldMapping.objects.get(data_point_type__customer=acme, hard_id=True)
-    ours = FieldMapping.objects.get(data_point_type__name="person", hard_id=True,
-                                    data_point_type__customer=demo)  # fmt: skip
+    ours = FieldMapping.objects.get(
+        data_point_type__name="person", hard_id=True, data_point_type__customer=demo
+    )
     assert f'value="{ours.pk}"' in html and f'value="{theirs.pk}"' not in html
     assert "demo: person.customer_id → customer_id" in html
     account_add = reverse("admin:integrations_salesmanagoaccount_add")
@@ -150,13 +177,25 @@ def test_a_new_customer_s_only_group_key_is_its_default(staff, db):
     management = {
         f"{prefix}-{name}": value
         for prefix in ("group_keys", "data_point_types")
-        for name, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"),
-                            ("MIN_NUM_FORMS", "0"), ("MAX_NUM_FORMS", "1000"))
-    }  # fmt: skip
-    page = staff.post(reverse("admin:mappings_customer_add"), {
-        "name": "Acme", "slug": "acme", "active": "on", "time_zone": "Europe/Stockholm",
-        **management, "group_keys-TOTAL_FORMS": "1", "group_keys-0-key": "main_group",
-    })  # fmt: skip
+        for name, value in (
+            ("TOTAL_FORMS", "0"),
+            ("INITIAL_FORMS", "0"),
+            ("MIN_NUM_FORMS", "0"),
+            ("MAX_NUM_FORMS", "1000"),
+        )
+    }
+    page = staff.post(
+        reverse("admin:mappings_customer_add"),
+        {
+            "name": "Acme",
+            "slug": "acme",
+            "active": "on",
+            "time_zone": "Europe/Stockholm",
+            **management,
+            "group_keys-TOTAL_FORMS": "1",
+            "group_keys-0-key": "main_group",
+        },
+    )
     assert page.status_code == 302, page.context and page.context["errors"]
     [key] = GroupKey.objects.filter(customer__slug="acme")
     assert key.is_default

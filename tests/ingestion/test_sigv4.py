@@ -225,16 +225,28 @@ def test_parse_query_auth_bounds_expires(expires):
 @pytest.mark.parametrize(
     "region,service,terminator,message",
     [
-        ("us-east-1", "execute-api", "aws4_request",
-         "Credential should be scoped to a valid region, not 'us-east-1'. "
-         "The valid region is 'eu-north-1'."),
-        ("eu-north-1", "iam", "aws4_request",
-         "Credential should be scoped to correct service: 'execute-api'."),
-        ("eu-north-1", "execute-api", "aws5_request",
-         "Credential should be scoped with a valid terminator: 'aws4_request', "
-         "not 'aws5_request'."),
+        (
+            "us-east-1",
+            "execute-api",
+            "aws4_request",
+            "Credential should be scoped to a valid region, not 'us-east-1'. "
+            "The valid region is 'eu-north-1'.",
+        ),
+        (
+            "eu-north-1",
+            "iam",
+            "aws4_request",
+            "Credential should be scoped to correct service: 'execute-api'.",
+        ),
+        (
+            "eu-north-1",
+            "execute-api",
+            "aws5_request",
+            "Credential should be scoped with a valid terminator: 'aws4_request', "
+            "not 'aws5_request'.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_check_scope_names_the_expected_value(region, service, terminator, message):
     parts = sigv4.SignedParts(
         "AKID",
@@ -253,9 +265,15 @@ def test_check_scope_names_the_expected_value(region, service, terminator, messa
 
 def test_check_scope_requires_the_date_of_x_amz_date():
     parts = sigv4.SignedParts(
-        "AKID", "20150829", "eu-north-1", "execute-api", "aws4_request", ("host",), "",
+        "AKID",
+        "20150829",
+        "eu-north-1",
+        "execute-api",
+        "aws4_request",
+        ("host",),
+        "",
         "20150830T123600Z",
-    )  # fmt: skip
+    )
     with pytest.raises(SigV4Error) as error:
         sigv4.check_scope(parts, region="eu-north-1", service="execute-api")
     assert str(error.value) == (

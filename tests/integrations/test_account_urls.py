@@ -112,10 +112,23 @@ def answering(*addresses):
 
 @pytest.mark.parametrize(
     "address",
-    ["10.0.0.1", "172.16.3.4", "192.168.1.1", "127.0.0.1", "169.254.169.254",
-     "100.64.0.1", "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fc00::1",  # noqa: S104
-     "::ffff:127.0.0.1", "::ffff:169.254.169.254", "192.0.2.10"],
-)  # fmt: skip
+    [
+        "10.0.0.1",
+        "172.16.3.4",
+        "192.168.1.1",
+        "127.0.0.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",  # noqa: S104
+        "224.0.0.1",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "192.0.2.10",
+    ],
+)
 def test_a_name_resolving_to_a_private_address_is_refused(address):
     policy = AddressPolicy(allowed_domains=SALESMANAGO, resolve=answering(address))
     with pytest.raises(AddressRefused, match="resolves to"):
@@ -275,9 +288,15 @@ def account(demo, sandbox):
 
 
 @pytest.mark.parametrize(
-    "url", ["http://169.254.169.254", "http://127.0.0.1:5432", "http://[::1]:80",
-            "https://u:p@app3.salesmanago.com", "https://app3.salesmanago.com/#"],
-)  # fmt: skip
+    "url",
+    [
+        "http://169.254.169.254",
+        "http://127.0.0.1:5432",
+        "http://[::1]:80",
+        "https://u:p@app3.salesmanago.com",
+        "https://app3.salesmanago.com/#",
+    ],
+)
 def test_saving_an_account_checks_both_urls(account, settings, url):
     settings.SALESMANAGO_ALLOW_LOOPBACK = False
     for field in ("base_url", "v3_base_url"):

@@ -33,18 +33,25 @@ def errors_of(response) -> str:
     return " ".join(str(e) for e in response.context["errors"])
 
 
-@pytest.mark.parametrize("source,says", [
-    ("event_type", "a string field"),
-    ("online_purchase", "a boolean field"),
-    ("no_such_field", "not a field of this type"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "source,says",
+    [
+        ("event_type", "a string field"),
+        ("online_purchase", "a boolean field"),
+        ("no_such_field", "not a field of this type"),
+    ],
+)
 def test_a_number_conversion_of_a_field_that_is_not_numeric_is_refused(
     staff, source, says
 ):
     answer = save_entry(
-        staff, "purchase_ev", kind="string", source=source,
-        target="contactEvent.detail5", conversion="number",
-    )  # fmt: skip
+        staff,
+        "purchase_ev",
+        kind="string",
+        source=source,
+        target="contactEvent.detail5",
+        conversion="number",
+    )
     assert says in errors_of(answer)
     assert not MappingEntry.objects.filter(target="contactEvent.detail5").exists()
 
@@ -55,9 +62,13 @@ def test_a_number_conversion_of_a_numeric_field_or_the_profiles_is_saved(staff):
         ("contactEvent.detail6", "profile.age"),
     ]:
         answer = save_entry(
-            staff, "purchase_ev", kind="string", source=source, target=target,
+            staff,
+            "purchase_ev",
+            kind="string",
+            source=source,
+            target=target,
             conversion="number",
-        )  # fmt: skip
+        )
         assert answer.status_code == 302, answer.context["errors"]
     assert MappingEntry.objects.filter(conversion="number").count() == 3
 

@@ -57,8 +57,12 @@ def event(external_id, **who):
 
 
 def product(product_id, **extra):
-    return {"productId": product_id, "name": f"Product {product_id}",
-            "mainCategory": "Shoes", **extra}  # fmt: skip
+    return {
+        "productId": product_id,
+        "name": f"Product {product_id}",
+        "mainCategory": "Shoes",
+        **extra,
+    }
 
 
 def failure(call, *args) -> SalesmanagoError:
@@ -222,11 +226,13 @@ def test_events_batch_with_unknown_contact_fails_only_that_item(
         .results[0]
         .remote_id
     )
-    results = sandbox_client.add_events([
-        event("E1", email="anna@example.com"),
-        event("E2", email="nobody@example.com"),
-        event("E3", contactId=known),
-    ]).results  # fmt: skip
+    results = sandbox_client.add_events(
+        [
+            event("E1", email="anna@example.com"),
+            event("E2", email="nobody@example.com"),
+            event("E3", contactId=known),
+        ]
+    ).results
     assert [r.ok for r in results] == [True, False, True]
     assert results[1].permanent is True
     assert "nobody@example.com" in results[1].message
@@ -325,9 +331,13 @@ def test_product_batches_outside_1_to_100_are_refused(sandbox, sandbox_client, c
 
 @pytest.mark.parametrize(
     "kind,status,permanent",
-    [("500", 500, False), ("503", 503, False), ("non_json", 200, False),
-     ("success_false", 200, True)],
-)  # fmt: skip
+    [
+        ("500", 500, False),
+        ("503", 503, False),
+        ("non_json", 200, False),
+        ("success_false", 200, True),
+    ],
+)
 def test_faults_raise_the_right_error_for_contacts(
     sandbox, sandbox_client, kind, status, permanent
 ):
@@ -465,9 +475,13 @@ def test_the_exchange_is_truncated(sandbox_client):
 
 def test_credentials_repr_hides_secrets():
     creds = Credentials(
-        base_url="https://app3.salesmanago.com", v3_base_url="https://api.salesmanago.com",
-        client_id="c1", api_secret="s3cr3t-value", owner="o@x.com", v3_api_key="v3-k3y",
-    )  # fmt: skip
+        base_url="https://app3.salesmanago.com",
+        v3_base_url="https://api.salesmanago.com",
+        client_id="c1",
+        api_secret="s3cr3t-value",
+        owner="o@x.com",
+        v3_api_key="v3-k3y",
+    )
     text = repr(creds) + str(creds)
     assert "c1" in text
     assert "s3cr3t-value" not in text and "v3-k3y" not in text

@@ -68,13 +68,17 @@ def person(customer_id: int, email: str) -> dict:
 def _person(customer_id: int, **data) -> dict:
     """A person with only an id, an email and ``data`` (None values left out)."""
     values = {
-        "customer_id": customer_id, "first_name": "N", "last_name": "N",
-        "email": f"n{customer_id}@fake.com", **data,
-    }  # fmt: skip
+        "customer_id": customer_id,
+        "first_name": "N",
+        "last_name": "N",
+        "email": f"n{customer_id}@fake.com",
+        **data,
+    }
     return {
-        "type": "person", "groupKey": "main_group",
+        "type": "person",
+        "groupKey": "main_group",
         "data": {k: v for k, v in values.items() if v is not None},
-    }  # fmt: skip
+    }
 
 
 def ingest(client, path: str, body: dict) -> str:
@@ -226,9 +230,14 @@ def _legacy_entry(type_name: str, *entry, customer) -> None:
     )
     kind, source, target, conversion, name_template = entry
     MappingEntry.objects.create(
-        mapping=mapping, kind=kind, source=source, target=target,
-        conversion=conversion, name_template=name_template, position=99,
-    )  # fmt: skip
+        mapping=mapping,
+        kind=kind,
+        source=source,
+        target=target,
+        conversion=conversion,
+        name_template=name_template,
+        position=99,
+    )
 
 
 def _profile_type(customer, name: str) -> None:
@@ -238,14 +247,21 @@ def _profile_type(customer, name: str) -> None:
         customer=customer, category="profile", name=name
     )
     for position, (field, data_type, hard_id) in enumerate(
-        [("customer_id", "integer", True), ("email", "email", False),
-         ("age", "integer", False)]
-    ):  # fmt: skip
+        [
+            ("customer_id", "integer", True),
+            ("email", "email", False),
+            ("age", "integer", False),
+        ]
+    ):
         FieldMapping.objects.create(
-            data_point_type=kind, source_field=field, cdp_field=field,
-            data_type=data_type, hard_id=hard_id, optional=not hard_id,
+            data_point_type=kind,
+            source_field=field,
+            cdp_field=field,
+            data_type=data_type,
+            hard_id=hard_id,
+            optional=not hard_id,
             position=position,
-        )  # fmt: skip
+        )
     kind.active = True
     kind.save()
     _legacy_entry(name, "string", "email", "contact.email", "", "", customer=customer)
@@ -282,9 +298,10 @@ def test_poison_values_fail_alone_and_their_neighbours_are_delivered(
     bodies["number of a list"] = _person(201, tags=["a", "b"])
     for n, name in enumerate(POISON_TEMPLATES):
         bodies[f"template {POISON_TEMPLATES[name]}"] = {
-            "type": name, "groupKey": "main_group",
+            "type": name,
+            "groupKey": "main_group",
             "data": {"customer_id": 300 + n, "email": f"t{n}@fake.com", "age": 30},
-        }  # fmt: skip
+        }
     neighbours = [_person(400 + n, city="42" if n == 0 else None) for n in range(5)]
     start_worker()
     ids = {}
@@ -297,8 +314,9 @@ def test_poison_values_fail_alone_and_their_neighbours_are_delivered(
         ids[what] = answer.json()["datatalksId"]
     wait_for(
         lambda: not Delivery.objects.filter(status__in=["pending", "sending"]).exists(),
-        60, "every delivery to end",
-    )  # fmt: skip
+        60,
+        "every delivery to end",
+    )
     outcome = {
         what: Delivery.objects.values_list("status", "last_error").get(data_point_id=i)
         for what, i in ids.items()

@@ -12,22 +12,40 @@ from integrations.salesmanago.payloads import (
 )
 
 PERSON = {
-    "customer_id": 12345, "first_name": "Juliana", "last_name": "Crane",
-    "email": "juliana.crane@fake.com", "age": 32, "birth_date": "1990-05-17",
-    "postal_code": "111 17", "address": "Kungsbroplan 3", "city": "Stockholm",
-    "country": "Sweden", "is_member": True, "tags": ["VIP", "NEWSLETTER"],
-}  # fmt: skip
+    "customer_id": 12345,
+    "first_name": "Juliana",
+    "last_name": "Crane",
+    "email": "juliana.crane@fake.com",
+    "age": 32,
+    "birth_date": "1990-05-17",
+    "postal_code": "111 17",
+    "address": "Kungsbroplan 3",
+    "city": "Stockholm",
+    "country": "Sweden",
+    "is_member": True,
+    "tags": ["VIP", "NEWSLETTER"],
+}
 PURCHASE = {
-    "event_id": "848ASHC382392AHSJA", "event_type": "Purchase",
-    "event_datetime": "2021-03-18T11:35:24", "customer_id": 12345,
-    "status": "Confirmed", "payment_method": "Debit Card",
-    "total_purchase_amount": "123.75", "currency": "Euros",
-}  # fmt: skip
+    "event_id": "848ASHC382392AHSJA",
+    "event_type": "Purchase",
+    "event_datetime": "2021-03-18T11:35:24",
+    "customer_id": 12345,
+    "status": "Confirmed",
+    "payment_method": "Debit Card",
+    "total_purchase_amount": "123.75",
+    "currency": "Euros",
+}
 PRODUCT = {
-    "item_id": "AB-192910", "inventory_type": "Product", "name": "Milk",
-    "item_modified": "2020-12-03T17:23:21", "category": "Dairy Products",
-    "subcategory": "Cow Milk", "brand": "Milky", "size": "1.0L", "type": "Light",
-}  # fmt: skip
+    "item_id": "AB-192910",
+    "inventory_type": "Product",
+    "name": "Milk",
+    "item_modified": "2020-12-03T17:23:21",
+    "category": "Dairy Products",
+    "subcategory": "Cow Milk",
+    "brand": "Milky",
+    "size": "1.0L",
+    "type": "Light",
+}
 
 
 def entries(rows):
@@ -47,14 +65,16 @@ def test_person_becomes_a_contact():
             "name": "Juliana Crane",
             "externalId": "12345",
             "address": {
-                "streetAddress": "Kungsbroplan 3", "zipCode": "111 17",
-                "city": "Stockholm", "country": "Sweden",
+                "streetAddress": "Kungsbroplan 3",
+                "zipCode": "111 17",
+                "city": "Stockholm",
+                "country": "Sweden",
             },
         },
         "birthday": "19900517",
         "tags": ["VIP", "NEWSLETTER"],
         "properties": {"age": "32", "is_member": "true"},
-    }  # fmt: skip
+    }
 
 
 def test_purchase_becomes_an_external_event_of_the_linked_contact():
@@ -95,11 +115,17 @@ def test_product_becomes_a_catalog_product():
         entries(demo_mappings.PRODUCT), PRODUCT, profile=None, time_zone="UTC"
     )
     assert item == {
-        "productId": "AB-192910", "name": "Milk", "mainCategory": "Dairy Products",
+        "productId": "AB-192910",
+        "name": "Milk",
+        "mainCategory": "Dairy Products",
         "categories": ["Dairy Products", "Cow Milk"],
-        "customDetails": {"detail1": "Milky", "detail2": "1.0L", "detail3": "Light",
-                          "detail4": "Product"},
-    }  # fmt: skip
+        "customDetails": {
+            "detail1": "Milky",
+            "detail2": "1.0L",
+            "detail3": "Light",
+            "detail4": "Product",
+        },
+    }
 
 
 def test_null_values_are_left_out():
@@ -117,12 +143,15 @@ def test_missing_required_target_is_a_payload_error():
         require({"contact": {"name": "x"}}, "contact.email")
 
 
-@pytest.mark.parametrize("kind,source,target,conversion", [
-    ("magic", "a", "contact.email", ""),
-    ("string", "a", "contact..email", ""),
-    ("dynamic", "no template", "contact.name", ""),
-    ("string", "a", "contact.email", "rot13"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind,source,target,conversion",
+    [
+        ("magic", "a", "contact.email", ""),
+        ("string", "a", "contact..email", ""),
+        ("dynamic", "no template", "contact.name", ""),
+        ("string", "a", "contact.email", "rot13"),
+    ],
+)
 def test_broken_entries_are_refused(kind, source, target, conversion):
     with pytest.raises(ValueError):
         check_entry(kind, source, target, conversion)
@@ -130,9 +159,24 @@ def test_broken_entries_are_refused(kind, source, target, conversion):
 
 @pytest.mark.parametrize(
     "value",
-    ["abc", "12,50", True, ["1"], {"a": 1}, "Infinity", "-inf", "NaN", "1e2000000",
-     "1e-31", "١٢٣", "12" * 30, float("inf"), float("nan"), 10**40],
-)  # fmt: skip
+    [
+        "abc",
+        "12,50",
+        True,
+        ["1"],
+        {"a": 1},
+        "Infinity",
+        "-inf",
+        "NaN",
+        "1e2000000",
+        "1e-31",
+        "١٢٣",
+        "12" * 30,
+        float("inf"),
+        float("nan"),
+        10**40,
+    ],
+)
 def test_a_number_conversion_refuses_what_is_not_a_bounded_number(value):
     entry = Entry("string", "amount", "contactEvent.value", "number")
     with pytest.raises(PayloadError):
@@ -141,9 +185,18 @@ def test_a_number_conversion_refuses_what_is_not_a_bounded_number(value):
 
 @pytest.mark.parametrize(
     "value,number",
-    [("123.75", 123.75), (12, 12), ("1e3", 1000), ("-0.5", -0.5), (2.5, 2.5),
-     ("0", 0), ("+7", 7), ("1e30", 10**30), (-(10**18), -(10**18))],
-)  # fmt: skip
+    [
+        ("123.75", 123.75),
+        (12, 12),
+        ("1e3", 1000),
+        ("-0.5", -0.5),
+        (2.5, 2.5),
+        ("0", 0),
+        ("+7", 7),
+        ("1e30", 10**30),
+        (-(10**18), -(10**18)),
+    ],
+)
 def test_a_number_conversion_keeps_plain_numbers(value, number):
     entry = Entry("string", "amount", "contactEvent.value", "number")
     item = build_item([entry], {"amount": value}, profile=None, time_zone="UTC")
@@ -151,9 +204,18 @@ def test_a_number_conversion_keeps_plain_numbers(value, number):
 
 
 @pytest.mark.parametrize(
-    "template", ["{name}", "{0}", "{field:>50000000}", "{field.__class__}",
-                 "{field[0]}", "{field!r}", "{", "x}"],
-)  # fmt: skip
+    "template",
+    [
+        "{name}",
+        "{0}",
+        "{field:>50000000}",
+        "{field.__class__}",
+        "{field[0]}",
+        "{field!r}",
+        "{",
+        "x}",
+    ],
+)
 def test_a_property_name_template_takes_only_field_placeholders(template):
     entry = Entry("dynamic", "age", "properties", "", template)
     with pytest.raises(PayloadError, match="name template"):
@@ -178,34 +240,54 @@ def test_a_template_longer_than_the_bound_fails_the_item():
 
 
 @pytest.mark.parametrize(
-    "source", ["{first_name:>9} x", "{first_name!r}", "{first_name[0]}", "{0}",
-               "{first_name} }", "{{first_name}}"],
-)  # fmt: skip
+    "source",
+    [
+        "{first_name:>9} x",
+        "{first_name!r}",
+        "{first_name[0]}",
+        "{0}",
+        "{first_name} }",
+        "{{first_name}}",
+    ],
+)
 def test_a_value_template_takes_only_field_placeholders(source):
     with pytest.raises(ValueError, match="only"):
         check_entry("dynamic", source, "contact.name", "")
 
 
-TYPES = {"amount": "decimal", "age": "integer", "city": "string",
-         "profile.score": "float", "flag": "boolean"}  # fmt: skip
+TYPES = {
+    "amount": "decimal",
+    "age": "integer",
+    "city": "string",
+    "profile.score": "float",
+    "flag": "boolean",
+}
 
 
-@pytest.mark.parametrize("kind,source", [
-    ("string", "amount"), ("string", "age"), ("string", "profile.score"),
-    ("constant", "12.5"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind,source",
+    [
+        ("string", "amount"),
+        ("string", "age"),
+        ("string", "profile.score"),
+        ("constant", "12.5"),
+    ],
+)
 def test_a_number_reads_a_numeric_field_or_constant(kind, source):
     check_entry(kind, source, "contactEvent.value", "number", field_types=TYPES)
 
 
-@pytest.mark.parametrize("kind,source,says", [
-    ("string", "city", "a string field"),
-    ("string", "flag", "a boolean field"),
-    ("string", "missing", "not a field of this type"),
-    ("list", "amount", "single field"),
-    ("dynamic", "{amount}", "single field"),
-    ("constant", "12,5", "not a number"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind,source,says",
+    [
+        ("string", "city", "a string field"),
+        ("string", "flag", "a boolean field"),
+        ("string", "missing", "not a field of this type"),
+        ("list", "amount", "single field"),
+        ("dynamic", "{amount}", "single field"),
+        ("constant", "12,5", "not a number"),
+    ],
+)
 def test_a_number_from_anything_else_is_refused_on_save(kind, source, says):
     with pytest.raises(ValueError, match=says):
         check_entry(kind, source, "contactEvent.value", "number", field_types=TYPES)

@@ -30,13 +30,25 @@ NOW_MS = 1616067324000
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def signed(body, *, client_id="demo-client", secret=DEMO_API_SECRET,
-           owner="owner@demo.example", api_key="any-random-key", request_time=None):  # fmt: skip
+def signed(
+    body,
+    *,
+    client_id="demo-client",
+    secret=DEMO_API_SECRET,
+    owner="owner@demo.example",
+    api_key="any-random-key",
+    request_time=None,
+):
     """A v2 body signed by the reference's rule, independently of the client."""
     text = api_key + client_id + secret
     sha = hashlib.sha1(text.encode()).hexdigest()  # noqa: S324  the protocol's hash
-    auth = {"clientId": client_id, "apiKey": api_key, "sha": sha, "owner": owner,
-            "requestTime": request_time or int(time.time() * 1000)}  # fmt: skip
+    auth = {
+        "clientId": client_id,
+        "apiKey": api_key,
+        "sha": sha,
+        "owner": owner,
+        "requestTime": request_time or int(time.time() * 1000),
+    }
     return {**auth, **body}
 
 
@@ -103,19 +115,27 @@ def test_accepts_the_reference_test_vector(sandbox):
     sandbox.add_account(
         SandboxAccount("your-client-id-123", "your-api-secret", ("a@vendor.pl",), "")
     )
-    body = {"clientId": "your-client-id-123", "apiKey": "your-api-key-123",
-            "sha": "3a2414038ef6149bf795951f52cce1f0dae8cff8",
-            "requestTime": 1327056031488, "owner": "a@vendor.pl",
-            "contact": {"email": "x@vendor.pl"}}  # fmt: skip
+    body = {
+        "clientId": "your-client-id-123",
+        "apiKey": "your-api-key-123",
+        "sha": "3a2414038ef6149bf795951f52cce1f0dae8cff8",
+        "requestTime": 1327056031488,
+        "owner": "a@vendor.pl",
+        "contact": {"email": "x@vendor.pl"},
+    }
     response = post(sandbox, "/api/contact/upsert", body)
     assert response.json()["success"] is True
 
 
 @pytest.mark.parametrize(
     "auth",
-    [{"secret": "wrong"}, {"client_id": "unknown-client"},
-     {"owner": "stranger@demo.example"}, {"request_time": "yesterday"}],
-)  # fmt: skip
+    [
+        {"secret": "wrong"},
+        {"client_id": "unknown-client"},
+        {"owner": "stranger@demo.example"},
+        {"request_time": "yesterday"},
+    ],
+)
 def test_bad_credentials_are_http_200_not_authenticated(sandbox, auth):
     answer = v2(
         sandbox, "/api/contact/upsert", {"contact": {"email": "a@x.com"}}, **auth
@@ -129,14 +149,18 @@ def test_each_auth_field_is_required(sandbox, field):
     body = signed({"contact": {"email": "a@x.com"}})
     del body[field]
     assert post(sandbox, "/api/contact/upsert", body).json() == {
-        "success": False, "message": ["Not authenticated"]
-    }  # fmt: skip
+        "success": False,
+        "message": ["Not authenticated"],
+    }
 
 
 @pytest.mark.parametrize("unit", ["seconds", "ms_string", "old_ms"])
 def test_request_time_in_seconds_or_ms_number_or_string(sandbox, unit):
-    request_time = {"seconds": int(time.time()), "old_ms": NOW_MS,
-                    "ms_string": str(int(time.time() * 1000))}[unit]  # fmt: skip
+    request_time = {
+        "seconds": int(time.time()),
+        "old_ms": NOW_MS,
+        "ms_string": str(int(time.time() * 1000)),
+    }[unit]
     upsert_body = {"contact": {"email": "a@x.com"}}
     ok(v2(sandbox, "/api/contact/upsert", upsert_body, request_time=request_time))
 
@@ -149,8 +173,12 @@ def test_sha_is_compared_case_insensitively(sandbox):
 
 def test_optional_clock_skew_check():
     with SandboxServer(options=Options(max_skew_seconds=60)) as server:
-        stale = v2(server, "/api/contact/upsert", {"contact": {"email": "a@x.com"}},
-                   request_time=NOW_MS)  # fmt: skip
+        stale = v2(
+            server,
+            "/api/contact/upsert",
+            {"contact": {"email": "a@x.com"}},
+            request_time=NOW_MS,
+        )
         fresh = v2(server, "/api/contact/upsert", {"contact": {"email": "a@x.com"}})
     assert refused(stale) == ["Not authenticated"]
     ok(fresh)
@@ -160,10 +188,22 @@ def test_optional_clock_skew_check():
 
 
 def test_upsert_creates_then_merges_one_contact(sandbox):
-    first = upsert(sandbox, "anna@x.com", contact={"name": "Anna", "state": "CUSTOMER"},
-                   properties={"a": "1"}, tags=["VIP", "NEW"], forceOptIn=True)  # fmt: skip
-    second = upsert(sandbox, "ANNA@x.com", contact={"company": "Acme"},
-                    properties={"b": "2"}, removeTags=["NEW"], forceOptOut=True)  # fmt: skip
+    first = upsert(
+        sandbox,
+        "anna@x.com",
+        contact={"name": "Anna", "state": "CUSTOMER"},
+        properties={"a": "1"},
+        tags=["VIP", "NEW"],
+        forceOptIn=True,
+    )
+    second = upsert(
+        sandbox,
+        "ANNA@x.com",
+        contact={"company": "Acme"},
+        properties={"b": "2"},
+        removeTags=["NEW"],
+        forceOptOut=True,
+    )
     assert first["contactId"] == second["contactId"]
     [anna] = sandbox.state()["contacts"]
     assert (anna["name"], anna["company"], anna["state"]) == (
@@ -199,12 +239,18 @@ def test_insert_and_update_keep_to_their_side(sandbox):
 
 
 def test_contact_validation_reports_every_problem(sandbox):
-    body = {"contact": {"email": "mma a@gma.com", "state": "VIP"},
-            "birthday": "1987-06-05", "tags": "VIP"}  # fmt: skip
+    body = {
+        "contact": {"email": "mma a@gma.com", "state": "VIP"},
+        "birthday": "1987-06-05",
+        "tags": "VIP",
+    }
     messages = refused(v2(sandbox, "/api/contact/upsert", body))
     assert [m.split(":")[0] for m in messages] == [
-        "contact.email", "contact.state", "birthday", "tags"
-    ]  # fmt: skip
+        "contact.email",
+        "contact.state",
+        "birthday",
+        "tags",
+    ]
 
 
 def test_batchupsert_answers_contact_ids_by_email(sandbox):
@@ -240,8 +286,10 @@ def test_lookups_and_delete(sandbox):
     assert (has["result"], has["contactId"]) == (True, contact_id)
     [basic] = ok(v2(sandbox, "/api/contact/basic", {"email": ["a@x.com"]}))["contacts"]
     assert (basic["contactId"], basic["birthdayYear"], basic["birthdayDay"]) == (
-        contact_id, "1987", "05"
-    )  # fmt: skip
+        contact_id,
+        "1987",
+        "05",
+    )
     by_id = ok(v2(sandbox, "/api/contact/basicById", {"id": [contact_id]}))["contacts"]
     assert by_id == [basic]
     ok(v2(sandbox, "/api/contact/delete", {"email": "a@x.com"}))
@@ -256,14 +304,21 @@ def test_lookups_and_delete(sandbox):
 
 def test_tags_and_opt_out_endpoints(sandbox):
     upsert(sandbox, "a@x.com", tags=["A"])
-    ok(v2(sandbox, "/api/contact/managetags", {"email": "a@x.com", "tags": ["B"],
-                                               "removeTags": ["A"]}))  # fmt: skip
+    ok(
+        v2(
+            sandbox,
+            "/api/contact/managetags",
+            {"email": "a@x.com", "tags": ["B"], "removeTags": ["A"]},
+        )
+    )
     ok(v2(sandbox, "/api/contact/optout", {"email": "a@x.com"}))
     ok(v2(sandbox, "/api/contact/phoneoptout", {"email": "a@x.com"}))
     [contact] = sandbox.state()["contacts"]
     assert (contact["tags"], contact["optedOut"], contact["optedOutPhone"]) == (
-        ["B"], True, True
-    )  # fmt: skip
+        ["B"],
+        True,
+        True,
+    )
 
 
 def test_concurrent_upserts_of_one_email_make_one_contact(sandbox):
@@ -308,14 +363,27 @@ def test_event_for_unknown_contact_is_refused_unless_configured(sandbox):
 
 def test_event_validation_reports_every_problem(sandbox):
     upsert(sandbox, "a@x.com")
-    event = contact_event(contactExtEventType="PARTY", date=1616067324, value="lots",
-                          detail21="x", description="d" * 2049)  # fmt: skip
-    messages = refused(v2(sandbox, "/api/v2/contact/addContactExtEvent",
-                          {"email": "a@x.com", "contactEvent": event}))  # fmt: skip
+    event = contact_event(
+        contactExtEventType="PARTY",
+        date=1616067324,
+        value="lots",
+        detail21="x",
+        description="d" * 2049,
+    )
+    messages = refused(
+        v2(
+            sandbox,
+            "/api/v2/contact/addContactExtEvent",
+            {"email": "a@x.com", "contactEvent": event},
+        )
+    )
     assert [m.split(":")[0] for m in messages] == [
-        "contactEvent.contactExtEventType", "contactEvent.date", "contactEvent.value",
-        "contactEvent.detail21", "contactEvent.description",
-    ]  # fmt: skip
+        "contactEvent.contactExtEventType",
+        "contactEvent.date",
+        "contactEvent.value",
+        "contactEvent.detail21",
+        "contactEvent.description",
+    ]
     assert "seconds" in messages[1]
 
 
@@ -342,8 +410,10 @@ def test_batch_events_report_partial_failure(sandbox):
 @pytest.mark.parametrize("size", [0, 1001])
 def test_batch_events_take_1_to_1000(sandbox, size):
     events = [{"email": "a@x.com", "contactEvent": contact_event()}] * size
-    for path in ("/api/v2/contact/addBatchContactExtEvent",
-                 "/api/contact/batchAddContactExtEvent"):  # fmt: skip
+    for path in (
+        "/api/v2/contact/addBatchContactExtEvent",
+        "/api/contact/batchAddContactExtEvent",
+    ):
         [message] = refused(v2(sandbox, path, {"events": events}))
         assert message.startswith("events:")
 
@@ -357,8 +427,12 @@ def test_only_the_single_add_answers_an_event_id(sandbox):
     )
     assert added["eventId"] == sandbox.state()["events"][0]["eventId"]
     assert set(batch) == {
-        "success", "message", "failedContacts", "createdAmount", "failedAmount"
-    }  # fmt: skip
+        "success",
+        "message",
+        "failedContacts",
+        "createdAmount",
+        "failedAmount",
+    }
 
 
 def test_update_replaces_the_events_fields_and_answers_its_id(sandbox):
@@ -420,14 +494,21 @@ def test_v3_requires_a_known_api_key(sandbox):
     response = v3(sandbox, "/v3/product/upsert", body, key="wrong")
     assert response.status_code == 400
     assert response.json()["reasonCode"] == 10
-    lower = requests.post(sandbox.url + "/v3/product/upsert", json=body,
-                          headers={"api-key": DEMO_V3_API_KEY}, timeout=5)  # fmt: skip
+    lower = requests.post(
+        sandbox.url + "/v3/product/upsert",
+        json=body,
+        headers={"api-key": DEMO_V3_API_KEY},
+        timeout=5,
+    )
     assert lower.status_code == 200
 
 
 def test_catalog_list_shows_the_demo_catalog(sandbox):
-    response = requests.get(sandbox.url + "/v3/product/catalogList",
-                            headers={"API-KEY": DEMO_V3_API_KEY}, timeout=5)  # fmt: skip
+    response = requests.get(
+        sandbox.url + "/v3/product/catalogList",
+        headers={"API-KEY": DEMO_V3_API_KEY},
+        timeout=5,
+    )
     catalogs = response.json()["catalogs"]
     assert [(c["catalogId"], c["name"], c["currency"]) for c in catalogs] == [
         (DEMO_CATALOG_ID, "Demo catalog", "SEK")
@@ -464,8 +545,11 @@ def test_product_problems_carry_reason_codes_and_store_nothing(sandbox):
         product("S4", name="n" * 256),
         product("S4"),
     ]
-    response = v3(sandbox, "/v3/product/upsert",
-                  {"catalogId": DEMO_CATALOG_ID, "products": products})  # fmt: skip
+    response = v3(
+        sandbox,
+        "/v3/product/upsert",
+        {"catalogId": DEMO_CATALOG_ID, "products": products},
+    )
     assert response.status_code == 400
     assert codes(response) == [11, 13, 14, 14, 15, 18]
     messages = [p["message"] for p in response.json()["problems"]]
@@ -477,15 +561,21 @@ def test_product_problems_carry_reason_codes_and_store_nothing(sandbox):
 @pytest.mark.parametrize("size", [0, 101])
 def test_product_upsert_takes_1_to_100(sandbox, size):
     products = [product(f"S{i}") for i in range(size)]
-    response = v3(sandbox, "/v3/product/upsert",
-                  {"catalogId": DEMO_CATALOG_ID, "products": products})  # fmt: skip
+    response = v3(
+        sandbox,
+        "/v3/product/upsert",
+        {"catalogId": DEMO_CATALOG_ID, "products": products},
+    )
     assert (response.status_code, response.json()["reasonCode"]) == (400, 11)
 
 
 def test_product_upsert_of_100_answers_their_ids(sandbox):
     products = [product(f"S{i}") for i in range(100)]
-    response = v3(sandbox, "/v3/product/upsert",
-                  {"catalogId": DEMO_CATALOG_ID, "products": products})  # fmt: skip
+    response = v3(
+        sandbox,
+        "/v3/product/upsert",
+        {"catalogId": DEMO_CATALOG_ID, "products": products},
+    )
     assert response.status_code == 200
     assert response.json()["productIds"] == [f"S{i}" for i in range(100)]
     assert "problems" not in response.json()
@@ -499,9 +589,12 @@ def test_unknown_catalog_is_reason_16(sandbox):
 
 
 def test_trimmed_text_is_a_reason_12_warning_with_http_200(sandbox):
-    body = {"catalogId": DEMO_CATALOG_ID, "products": [
-        product("S", description="d" * 2100, systemDetails={"color": "c" * 50})
-    ]}  # fmt: skip
+    body = {
+        "catalogId": DEMO_CATALOG_ID,
+        "products": [
+            product("S", description="d" * 2100, systemDetails={"color": "c" * 50})
+        ],
+    }
     response = v3(sandbox, "/v3/product/upsert", body)
     assert response.status_code == 200
     assert codes(response) == [12, 12]
@@ -542,8 +635,10 @@ def test_update_quantity_and_price(sandbox):
         "products": [{"productId": "S", "quantity": 7}],
     }
     assert "requestId" in v3(sandbox, "/v3/product/updateQuantity", quantity).json()
-    price = {"catalogId": DEMO_CATALOG_ID,
-             "products": [{"productId": "S", "price": 29.99, "discountPrice": 24.99}]}  # fmt: skip
+    price = {
+        "catalogId": DEMO_CATALOG_ID,
+        "products": [{"productId": "S", "price": 29.99, "discountPrice": 24.99}],
+    }
     assert v3(sandbox, "/v3/product/updatePrice", price).status_code == 200
     [stored] = sandbox.state()["products"]
     assert (stored["quantity"], stored["price"], stored["discountPrice"]) == (
@@ -559,8 +654,12 @@ def test_update_quantity_and_price(sandbox):
 
 
 def test_v3_body_must_be_json(sandbox):
-    response = requests.post(sandbox.url + "/v3/product/upsert", data=b"{",
-                             headers={"API-KEY": DEMO_V3_API_KEY}, timeout=5)  # fmt: skip
+    response = requests.post(
+        sandbox.url + "/v3/product/upsert",
+        data=b"{",
+        headers={"API-KEY": DEMO_V3_API_KEY},
+        timeout=5,
+    )
     assert response.status_code == 400
     assert response.json()["messages"] == ["Specified json is not valid"]
 
@@ -584,10 +683,13 @@ def test_faults_set_over_http_fail_the_next_calls(sandbox):
 
 @pytest.mark.parametrize(
     "kind,status,content_type",
-    [("500", 500, "text/html"), ("429", 429, "application/json;charset=UTF-8"),
-     ("non_json", 200, "text/html"),
-     ("success_false", 200, "application/json;charset=UTF-8")],
-)  # fmt: skip
+    [
+        ("500", 500, "text/html"),
+        ("429", 429, "application/json;charset=UTF-8"),
+        ("non_json", 200, "text/html"),
+        ("success_false", 200, "application/json;charset=UTF-8"),
+    ],
+)
 def test_each_fault_kind_answers_its_way(sandbox, kind, status, content_type):
     sandbox.fail_next(kind, retry_after=4)
     response = post(
@@ -606,8 +708,12 @@ def test_each_fault_kind_answers_its_way(sandbox, kind, status, content_type):
 def test_timeout_fault_can_let_the_request_through(sandbox):
     sandbox.fail_next("timeout", delay=1, process=True)
     with pytest.raises(requests.Timeout):
-        post(sandbox, "/api/contact/upsert", signed({"contact": {"email": "a@x.com"}}),
-             timeout=0.3)  # fmt: skip
+        post(
+            sandbox,
+            "/api/contact/upsert",
+            signed({"contact": {"email": "a@x.com"}}),
+            timeout=0.3,
+        )
     assert len(sandbox.state()["contacts"]) == 1
 
 
@@ -630,14 +736,25 @@ def test_reset_clears_data_and_faults_over_http(sandbox):
 
 
 def test_accounts_added_over_http_are_kept_apart(sandbox):
-    staging = {"clientId": "staging-client", "apiSecret": "staging-secret",
-               "owners": ["owner@staging.example"], "v3ApiKey": "staging-v3",
-               "catalogs": [{"catalogId": "staging-catalog", "name": "S", "currency": "EUR"}]}  # fmt: skip
+    staging = {
+        "clientId": "staging-client",
+        "apiSecret": "staging-secret",
+        "owners": ["owner@staging.example"],
+        "v3ApiKey": "staging-v3",
+        "catalogs": [{"catalogId": "staging-catalog", "name": "S", "currency": "EUR"}],
+    }
     assert post(sandbox, "/_sandbox/accounts", staging).json() == {"ok": True}
     upsert(sandbox, "a@x.com")
-    ok(v2(sandbox, "/api/contact/upsert", {"contact": {"email": "s@x.com"}},
-          client_id="staging-client", secret="staging-secret",
-          owner="owner@staging.example"))  # fmt: skip
+    ok(
+        v2(
+            sandbox,
+            "/api/contact/upsert",
+            {"contact": {"email": "s@x.com"}},
+            client_id="staging-client",
+            secret="staging-secret",
+            owner="owner@staging.example",
+        )
+    )
     url = sandbox.url + "/_sandbox/state?clientId=staging-client"
     state = requests.get(url, timeout=5).json()
     assert [c["email"] for c in state["contacts"]] == ["s@x.com"]
@@ -679,8 +796,12 @@ def test_management_command_serves_until_interrupted():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "salesmanago_sandbox", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         state = _wait_for_state(f"http://127.0.0.1:{port}")
         server = type("Remote", (), {"url": f"http://127.0.0.1:{port}"})

@@ -42,11 +42,15 @@ def test_type_list_shows_hard_id_and_filters(staff, demo):
 
 def _formset_post(dpt, fields, active=True):
     data = {
-        "customer": dpt.customer_id, "category": dpt.category, "name": dpt.name,
-        "description": "", "fields-TOTAL_FORMS": str(len(fields)),
-        "fields-INITIAL_FORMS": "0", "fields-MIN_NUM_FORMS": "0",
+        "customer": dpt.customer_id,
+        "category": dpt.category,
+        "name": dpt.name,
+        "description": "",
+        "fields-TOTAL_FORMS": str(len(fields)),
+        "fields-INITIAL_FORMS": "0",
+        "fields-MIN_NUM_FORMS": "0",
         "fields-MAX_NUM_FORMS": "1000",
-    }  # fmt: skip
+    }
     if active:
         data["active"] = "on"
     for i, values in enumerate(fields):

@@ -29,7 +29,10 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 def propose(name, data=None, **options):
     data = (SAMPLES / name).read_bytes() if data is None else data
-    return {p.source_field: p for p in fields_propose(sample_read(name=name, data=data), **options)}  # fmt: skip
+    return {
+        p.source_field: p
+        for p in fields_propose(sample_read(name=name, data=data), **options)
+    }
 
 
 def xlsx(rows) -> bytes:
@@ -81,14 +84,36 @@ def test_reads_the_reference_inventory_as_xlsx_with_native_cells():
     data = xlsx(
         [
             [*examples.INVENTORY["data"], "price", "in_stock", "launched"],
-            ["AB-192910", "Product", dt.datetime(2020, 12, 3, 17, 23, 21), "Milk",
-             "Dairy Products", "Cow Milk", "Milky", "1.0L", "Light", 12.5, True,
-             dt.datetime(2020, 1, 1)],
-            ["AB-192911", "Product", dt.datetime(2020, 12, 4, 8, 0, 0), "Oat milk",
-             "Dairy Products", None, "Oaty", "1.0L", "Organic", 19, False,
-             dt.datetime(2021, 5, 1)],
+            [
+                "AB-192910",
+                "Product",
+                dt.datetime(2020, 12, 3, 17, 23, 21),
+                "Milk",
+                "Dairy Products",
+                "Cow Milk",
+                "Milky",
+                "1.0L",
+                "Light",
+                12.5,
+                True,
+                dt.datetime(2020, 1, 1),
+            ],
+            [
+                "AB-192911",
+                "Product",
+                dt.datetime(2020, 12, 4, 8, 0, 0),
+                "Oat milk",
+                "Dairy Products",
+                None,
+                "Oaty",
+                "1.0L",
+                "Organic",
+                19,
+                False,
+                dt.datetime(2021, 5, 1),
+            ],
         ]
-    )  # fmt: skip
+    )
     fields = propose("catalog.xlsx", data, category="inventory")
     assert fields["item_id"].hard_id
     assert fields["item_modified"].data_type == "datetime"
@@ -182,10 +207,16 @@ def test_the_proposal_accepts_the_sample_it_was_made_from(demo):
     )
     for position, p in enumerate(fields_propose(sample)):
         FieldMapping.objects.create(
-            data_point_type=dpt, position=position, source_field=p.source_field,
-            cdp_field=p.cdp_field, data_type=p.data_type, format=p.format,
-            optional=p.optional, hard_id=p.hard_id, secondary_id=p.secondary_id,
-        )  # fmt: skip
+            data_point_type=dpt,
+            position=position,
+            source_field=p.source_field,
+            cdp_field=p.cdp_field,
+            data_type=p.data_type,
+            format=p.format,
+            optional=p.optional,
+            hard_id=p.hard_id,
+            secondary_id=p.secondary_id,
+        )
     demo.refresh_from_db()
     type_spec = spec_for_customer(customer=demo).types["imp"]
     for row in sample.rows:
@@ -294,9 +325,14 @@ NEW = reverse("admin:mappings_datapointtype_import_new")
 
 def test_creating_a_type_from_a_sample_saves_nothing_before_review(staff, demo):
     page = upload(
-        staff, NEW, "medlemmar.csv", (SAMPLES / "svenska_medlemmar.csv").read_bytes(),
-        customer=demo.pk, category="profile", name="medlem",
-    )  # fmt: skip
+        staff,
+        NEW,
+        "medlemmar.csv",
+        (SAMPLES / "svenska_medlemmar.csv").read_bytes(),
+        customer=demo.pk,
+        category="profile",
+        name="medlem",
+    )
     assert page.status_code == 200
     html = page.content.decode()
     assert "Read <strong>4</strong> rows" in html and "Ja/Nej" in html
@@ -315,9 +351,14 @@ def test_creating_a_type_from_a_sample_saves_nothing_before_review(staff, demo):
 
 def test_the_review_refuses_a_broken_proposal_and_saves_nothing(staff, demo):
     page = upload(
-        staff, NEW, "p.csv", (SAMPLES / "reference_profiles.csv").read_bytes(),
-        customer=demo.pk, category="profile", name="imported",
-    )  # fmt: skip
+        staff,
+        NEW,
+        "p.csv",
+        (SAMPLES / "reference_profiles.csv").read_bytes(),
+        customer=demo.pk,
+        category="profile",
+        name="imported",
+    )
     bad = review_post(page, customer_id={"optional": True}, age={"format": "HH:MM"})
     again = staff.post(NEW, bad)
     assert again.status_code == 200
@@ -330,9 +371,14 @@ def test_the_review_refuses_a_broken_proposal_and_saves_nothing(staff, demo):
 
 def test_an_active_type_needs_a_hard_id_in_the_review(staff, demo):
     page = upload(
-        staff, NEW, "p.csv", (SAMPLES / "reference_profiles.csv").read_bytes(),
-        customer=demo.pk, category="profile", name="imported",
-    )  # fmt: skip
+        staff,
+        NEW,
+        "p.csv",
+        (SAMPLES / "reference_profiles.csv").read_bytes(),
+        customer=demo.pk,
+        category="profile",
+        name="imported",
+    )
     again = staff.post(NEW, review_post(page, customer_id={"hard_id": False}))
     assert "An active type needs a Hard-ID" in again.content.decode()
 

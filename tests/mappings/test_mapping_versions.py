@@ -13,9 +13,16 @@ from mappings.spec import spec_for_customer
 from mappings.versions import mapping_version_create, snapshot_changes
 
 INLINE_KEYS = [
-    "position", "source_field", "cdp_field", "data_type", "format", "optional",
-    "hard_id", "secondary_id", "references",
-]  # fmt: skip
+    "position",
+    "source_field",
+    "cdp_field",
+    "data_type",
+    "format",
+    "optional",
+    "hard_id",
+    "secondary_id",
+    "references",
+]
 
 
 @pytest.fixture
@@ -29,11 +36,15 @@ def type_form(dpt, **edits) -> dict:
     """The type's change form as the browser submits it, with ``edits`` by source."""
     fields = list(dpt.fields.order_by("position", "id"))
     data = {
-        "customer": dpt.customer_id, "category": dpt.category, "name": dpt.name,
-        "description": dpt.description, "fields-TOTAL_FORMS": len(fields),
-        "fields-INITIAL_FORMS": len(fields), "fields-MIN_NUM_FORMS": 0,
+        "customer": dpt.customer_id,
+        "category": dpt.category,
+        "name": dpt.name,
+        "description": dpt.description,
+        "fields-TOTAL_FORMS": len(fields),
+        "fields-INITIAL_FORMS": len(fields),
+        "fields-MIN_NUM_FORMS": 0,
         "fields-MAX_NUM_FORMS": 1000,
-    }  # fmt: skip
+    }
     if dpt.active:
         data["active"] = "on"
     for i, field in enumerate(fields):
@@ -63,9 +74,12 @@ def test_one_save_of_many_fields_is_one_version(staff, demo):
     assert list(person.versions.values_list("version", flat=True)) == [1]
     assert person.version == 1
     save_type(
-        staff, person, age={"optional": False}, city={"data_type": "email"},
+        staff,
+        person,
+        age={"optional": False},
+        city={"data_type": "email"},
         country={"format": ""},
-    )  # fmt: skip
+    )
     version = person.versions.get(version=2)
     assert person.version == 2
     assert version.created_by.username == "staff"
@@ -79,13 +93,21 @@ def test_one_save_of_many_fields_is_one_version(staff, demo):
 
 def test_a_type_added_in_the_admin_starts_at_version_one(staff, demo):
     data = {
-        "customer": demo.pk, "category": "profile", "name": "employee",
-        "description": "", "active": "on", "fields-TOTAL_FORMS": 1,
-        "fields-INITIAL_FORMS": 0, "fields-MIN_NUM_FORMS": 0,
-        "fields-MAX_NUM_FORMS": 1000, "fields-0-position": 0,
-        "fields-0-source_field": "emp_no", "fields-0-cdp_field": "emp_no",
-        "fields-0-data_type": "integer", "fields-0-hard_id": "on",
-    }  # fmt: skip
+        "customer": demo.pk,
+        "category": "profile",
+        "name": "employee",
+        "description": "",
+        "active": "on",
+        "fields-TOTAL_FORMS": 1,
+        "fields-INITIAL_FORMS": 0,
+        "fields-MIN_NUM_FORMS": 0,
+        "fields-MAX_NUM_FORMS": 1000,
+        "fields-0-position": 0,
+        "fields-0-source_field": "emp_no",
+        "fields-0-cdp_field": "emp_no",
+        "fields-0-data_type": "integer",
+        "fields-0-hard_id": "on",
+    }
     page = staff.post(reverse("admin:mappings_datapointtype_add"), data)
     assert page.status_code == 302
     employee = DataPointType.objects.get(name="employee")

@@ -63,12 +63,15 @@ def test_type_with_a_hard_id_field_can_be_active(draft):
     draft.full_clean()
 
 
-@pytest.mark.parametrize("data_type,fmt,message", [
-    ("datetime", "HH:MM", "not a datetime pattern with a full date"),
-    ("boolean", "Yes", "not two different words"),
-    ("integer", "0000", "takes no format"),
-    ("date", "DD/MM/YYYY", "always YYYY-MM-DD"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "data_type,fmt,message",
+    [
+        ("datetime", "HH:MM", "not a datetime pattern with a full date"),
+        ("boolean", "Yes", "not two different words"),
+        ("integer", "0000", "takes no format"),
+        ("date", "DD/MM/YYYY", "always YYYY-MM-DD"),
+    ],
+)
 def test_format_must_parse_for_its_data_type(draft, data_type, fmt, message):
     with pytest.raises(ValidationError, match=message):
         field(draft, data_type=data_type, format=fmt).full_clean()

@@ -20,23 +20,38 @@ def mapping_state(customer) -> list[tuple]:
     """Everything a template writes, as comparable rows."""
     return sorted(
         FieldMapping.objects.filter(data_point_type__customer=customer).values_list(
-            "data_point_type__name", "data_point_type__category",
-            "data_point_type__active", "data_point_type__version", "source_field",
-            "cdp_field", "data_type", "format", "optional", "hard_id", "secondary_id",
-            "references__data_point_type__name", "references__source_field", "position",
+            "data_point_type__name",
+            "data_point_type__category",
+            "data_point_type__active",
+            "data_point_type__version",
+            "source_field",
+            "cdp_field",
+            "data_type",
+            "format",
+            "optional",
+            "hard_id",
+            "secondary_id",
+            "references__data_point_type__name",
+            "references__source_field",
+            "position",
         )
-    )  # fmt: skip
+    )
 
 
 def test_sports_creates_the_types_with_hard_ids_and_links_events_to_supporters(club):
     result = template_apply(customer=club, key="sports", user=None)
     types = {t.name: t for t in club.data_point_types.all()}
     assert set(types) == {
-        "supporter", "ticket_purchase", "stadium_access", "food_beverage_purchase",
+        "supporter",
+        "ticket_purchase",
+        "stadium_access",
+        "food_beverage_purchase",
         "match_ticket",
-    }  # fmt: skip
+    }
     assert result.created_types == [t.name for t in TEMPLATES["sports"].types]
-    assert all(t.active and t.fields.filter(hard_id=True).count() == 1 for t in types.values())  # fmt: skip
+    assert all(
+        t.active and t.fields.filter(hard_id=True).count() == 1 for t in types.values()
+    )
     supporter_id = types["supporter"].fields.get(hard_id=True)
     for event in ("ticket_purchase", "stadium_access", "food_beverage_purchase"):
         link = types[event].fields.get(source_field="supporter_id")
@@ -50,9 +65,11 @@ def test_retail_creates_customer_purchase_return_and_product(club):
     template_apply(customer=club, key="retail", user=None)
     types = dict(club.data_point_types.values_list("name", "category"))
     assert types == {
-        "customer": "profile", "purchase": "event", "return": "event",
+        "customer": "profile",
+        "purchase": "event",
+        "return": "event",
         "product": "inventory",
-    }  # fmt: skip
+    }
     purchase = club.data_point_types.get(name="purchase")
     link = purchase.fields.get(source_field="customer_id")
     assert link.references.data_point_type.name == "customer"
@@ -99,9 +116,11 @@ def test_every_template_type_accepts_its_documented_example(club, key):
     for type_template in TEMPLATES[key].types:
         body = example_body(spec.types[type_template.name], spec)
         result = datapoint_try(
-            caller=caller_for(club), category=paths[type_template.category],
-            version="v2", body=body,
-        )  # fmt: skip
+            caller=caller_for(club),
+            category=paths[type_template.category],
+            version="v2",
+            body=body,
+        )
         assert result.datatalks_id
 
 

@@ -151,9 +151,14 @@ def test_rejects_formats_that_do_not_parse(data_type, fmt):
 
 @pytest.mark.parametrize(
     "data_type,fmt",
-    [("datetime", "YYYY-MM-DD HH:MM:SS"), ("datetime", "DD.MM.YYYY HH:MM"),
-     ("boolean", "Yes/No"), ("string", ""), ("date", "")],
-)  # fmt: skip
+    [
+        ("datetime", "YYYY-MM-DD HH:MM:SS"),
+        ("datetime", "DD.MM.YYYY HH:MM"),
+        ("boolean", "Yes/No"),
+        ("string", ""),
+        ("date", ""),
+    ],
+)
 def test_accepts_formats_that_parse(data_type, fmt):
     check_format(data_type, fmt)
 

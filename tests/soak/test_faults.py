@@ -116,14 +116,23 @@ def run_postgres_restarts(
     key, secret = api_key_in(env)
     api = servers(Gunicorn(env, tmp_path / "gunicorn.log"))
     load = Load(
-        api.url + "/v3/profiles", key, secret, profile, count,
-        threads=4, pause=pause, max_seconds=300,
-    )  # fmt: skip
+        api.url + "/v3/profiles",
+        key,
+        secret,
+        profile,
+        count,
+        threads=4,
+        pause=pause,
+        max_seconds=300,
+    )
     running = load.start()
     for n, (mode, seconds) in enumerate(outages, start=1):
         # Each outage starts once its share of the load has been answered.
-        wait_for(lambda n=n: len(load.outcomes) >= count * n // (len(outages) + 1),
-                 120, "the load to progress")  # fmt: skip
+        wait_for(
+            lambda n=n: len(load.outcomes) >= count * n // (len(outages) + 1),
+            120,
+            "the load to progress",
+        )
         pg.stop(mode)
         time.sleep(seconds)
         pg.start()
@@ -165,9 +174,14 @@ def test_postgres_restart_under_load_short(
     private_postgres, private_redis, servers, tmp_path
 ):
     *results, back = run_postgres_restarts(
-        private_postgres, private_redis, servers, tmp_path,
-        count=300, pause=0.08, outages=[("fast", 1.5)],
-    )  # fmt: skip
+        private_postgres,
+        private_redis,
+        servers,
+        tmp_path,
+        count=300,
+        pause=0.08,
+        outages=[("fast", 1.5)],
+    )
     check_postgres_restarts(
         private_postgres, *results, back, test="postgres restart", outages=1
     )
@@ -179,13 +193,21 @@ def test_postgres_restarts_and_crashes_under_load(
 ):
     outages = [("fast", 5.0), ("immediate", 5.0), ("fast", 2.0), ("immediate", 8.0)]
     *results, back = run_postgres_restarts(
-        private_postgres, private_redis, servers, tmp_path,
-        count=4000, pause=0.05, outages=outages,
-    )  # fmt: skip
+        private_postgres,
+        private_redis,
+        servers,
+        tmp_path,
+        count=4000,
+        pause=0.05,
+        outages=outages,
+    )
     check_postgres_restarts(
-        private_postgres, *results, back,
-        test="postgres restart/crash (soak)", outages=len(outages),
-    )  # fmt: skip
+        private_postgres,
+        *results,
+        back,
+        test="postgres restart/crash (soak)",
+        outages=len(outages),
+    )
 
 
 # -- Redis stopped under load ------------------------------------------------------------
@@ -232,8 +254,15 @@ def run_redis_outage(
     session = signed_session(credential.access_key_id, secret)
     before = probe_rate_limit(session, url, limit, 1)
     redis.stop()
-    load = Load(url, credential.access_key_id, secret,
-                lambda n: profile(100_000 + n), during, threads=threads, max_seconds=240)  # fmt: skip
+    load = Load(
+        url,
+        credential.access_key_id,
+        secret,
+        lambda n: profile(100_000 + n),
+        during,
+        threads=threads,
+        max_seconds=240,
+    )
     outage = load.run()
     redis.start()
     # The limiter leaves Redis alone for 5 s after an error, then counts again.
@@ -282,9 +311,15 @@ def test_redis_stopped_under_load_short(
     account, sandbox, private_redis, servers, tmp_path
 ):
     *results, api = run_redis_outage(
-        account, sandbox, private_redis, servers, tmp_path,
-        limit=3, during=40, threads=4,
-    )  # fmt: skip
+        account,
+        sandbox,
+        private_redis,
+        servers,
+        tmp_path,
+        limit=3,
+        during=40,
+        threads=4,
+    )
     check_redis_outage(sandbox, *results, api, test="redis stopped")
 
 
@@ -293,9 +328,15 @@ def test_redis_stopped_under_heavy_load(
     account, sandbox, private_redis, servers, tmp_path
 ):
     *results, api = run_redis_outage(
-        account, sandbox, private_redis, servers, tmp_path,
-        limit=20, during=1500, threads=8,
-    )  # fmt: skip
+        account,
+        sandbox,
+        private_redis,
+        servers,
+        tmp_path,
+        limit=20,
+        during=1500,
+        threads=8,
+    )
     check_redis_outage(sandbox, *results, api, test="redis stopped (soak)")
 
 
@@ -316,11 +357,17 @@ def slow_sandbox():
 def staging_account_at(account, url: str) -> SalesmanagoAccount:
     """The demo customer's staging account: another account, on another server."""
     return SalesmanagoAccount.objects.create(
-        customer=account.customer, group_key=account.group_key, environment="staging",
-        base_url=url, v3_base_url=url, client_id=DEMO_CLIENT_ID,
-        api_secret=DEMO_API_SECRET, v3_api_key=DEMO_V3_API_KEY,
-        owner_email=DEMO_OWNER, catalog_id=DEMO_CATALOG_ID,
-    )  # fmt: skip
+        customer=account.customer,
+        group_key=account.group_key,
+        environment="staging",
+        base_url=url,
+        v3_base_url=url,
+        client_id=DEMO_CLIENT_ID,
+        api_secret=DEMO_API_SECRET,
+        v3_api_key=DEMO_V3_API_KEY,
+        owner_email=DEMO_OWNER,
+        catalog_id=DEMO_CATALOG_ID,
+    )
 
 
 def timed_ingest(session, url: str, first: int, count: int, tag: str) -> list[float]:
@@ -347,12 +394,13 @@ def run_slow_salesmanago(
     limit = str(timeout * 2 + 10)
     servers(
         Worker(
-            redis.url, tmp_path / "worker.log",
+            redis.url,
+            tmp_path / "worker.log",
             SALESMANAGO_TIMEOUT_SECONDS=str(timeout),
             DATATALKS_DELIVERY_TASK_TIME_LIMIT_SECONDS=limit,
             DATATALKS_DELIVERY_STUCK_SECONDS=str(int(limit) + 5),
         )
-    )  # fmt: skip
+    )
     url = api.url + "/v3/profiles"
     prod_session = signed_session(prod.access_key_id, prod_secret)
     # Warm-up (each gunicorn worker's first requests load code), then the baseline.
@@ -428,9 +476,16 @@ def test_slow_salesmanago_short(
     account, sandbox, slow_sandbox, private_redis, servers, tmp_path
 ):
     results = run_slow_salesmanago(
-        account, sandbox, slow_sandbox, private_redis, servers, tmp_path,
-        timeout=2, calls=3, count=60,
-    )  # fmt: skip
+        account,
+        sandbox,
+        slow_sandbox,
+        private_redis,
+        servers,
+        tmp_path,
+        timeout=2,
+        calls=3,
+        count=60,
+    )
     check_slow_salesmanago(
         sandbox, slow_sandbox, *results, test="salesmanago slow", timeout=2, calls=3
     )
@@ -441,13 +496,24 @@ def test_salesmanago_at_its_30_second_timeout(
     account, sandbox, slow_sandbox, private_redis, servers, tmp_path
 ):
     results = run_slow_salesmanago(
-        account, sandbox, slow_sandbox, private_redis, servers, tmp_path,
-        timeout=30, calls=2, count=300,
-    )  # fmt: skip
+        account,
+        sandbox,
+        slow_sandbox,
+        private_redis,
+        servers,
+        tmp_path,
+        timeout=30,
+        calls=2,
+        count=300,
+    )
     check_slow_salesmanago(
-        sandbox, slow_sandbox, *results,
-        test="salesmanago slow, 30 s (soak)", timeout=30, calls=2,
-    )  # fmt: skip
+        sandbox,
+        slow_sandbox,
+        *results,
+        test="salesmanago slow, 30 s (soak)",
+        timeout=30,
+        calls=2,
+    )
 
 
 # -- Workers killed with SIGKILL ---------------------------------------------------------
@@ -474,10 +540,13 @@ def ingest_paced(client, pairs: int, per_batch: int, pause: float) -> None:
         for path, body in (("profiles", profile), ("events", purchase)):
             response = client.post(
                 f"/v3/{path}/batch",
-                {"items": [body(n, "k") if path == "profiles" else body(n)
-                           for n in numbers]},
+                {
+                    "items": [
+                        body(n, "k") if path == "profiles" else body(n) for n in numbers
+                    ]
+                },
                 format="json",
-            )  # fmt: skip
+            )
             assert response.status_code == 200 and response.json()["success"]
         time.sleep(pause)
 
@@ -533,10 +602,11 @@ def run_worker_kills(account, sandbox, redis, tmp_path, *, pairs, kills, pause, 
 
     def start_worker():
         worker = Worker(
-            redis.url, tmp_path / f"worker{len(workers)}.log",
+            redis.url,
+            tmp_path / f"worker{len(workers)}.log",
             DATATALKS_DELIVERY_TASK_TIME_LIMIT_SECONDS="6",
             DATATALKS_DELIVERY_STUCK_SECONDS="8",
-        ).start()  # fmt: skip
+        ).start()
         workers.append(worker)
         return worker
 

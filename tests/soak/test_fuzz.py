@@ -236,10 +236,13 @@ def test_fuzzed_requests_get_documented_answers_and_no_5xx(
     statuses: list[int] = []
 
     @settings(
-        max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=False,
         suppress_health_check=list(HealthCheck),
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
-    )  # fmt: skip
+    )
     @given(case=cases(operation, target.spec, path, method))
     def run(case):
         response = case.call(base_url=target.url, session=session, timeout=30)
@@ -454,10 +457,13 @@ def test_datatalks_ids_behave_as_the_model_says(fuzz_schema, target):
         run_state_machine_as_test(
             DatatalksIdMachine,
             settings=settings(
-                max_examples=max(10, EXAMPLES // 10), stateful_step_count=15,
-                deadline=None, database=None, suppress_health_check=list(HealthCheck),
+                max_examples=max(10, EXAMPLES // 10),
+                stateful_step_count=15,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
             ),
-        )  # fmt: skip
+        )
     finally:
         record_figures(
             "fuzz, stateful (Datatalks IDs)",

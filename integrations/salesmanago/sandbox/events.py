@@ -19,13 +19,35 @@ from .core import is_int, new_id, now_ms, show
 from .v2 import Handler, V2Call, V2Failure, find_contact, save_contact
 
 # The 25 types of the official SDK, PY and CS clients (reference §6.5).
-EVENT_TYPES = frozenset({
-    "PURCHASE", "CART", "VISIT", "PHONE_CALL", "OTHER", "RESERVATION", "CANCELLED",
-    "ACTIVATION", "MEETING", "OFFER", "DOWNLOAD", "LOGIN", "TRANSACTION",
-    "CANCELLATION", "RETURN", "SURVEY", "APP_STATUS", "APP_TYPE_WEB", "APP_TYPE_MANUAL",
-    "APP_TYPE_RETENTION", "APP_TYPE_UPSALE", "LOAN_STATUS", "LOAN_ORDER", "FIRST_LOAN",
-    "REPEATED_LOAN",
-})  # fmt: skip
+EVENT_TYPES = frozenset(
+    {
+        "PURCHASE",
+        "CART",
+        "VISIT",
+        "PHONE_CALL",
+        "OTHER",
+        "RESERVATION",
+        "CANCELLED",
+        "ACTIVATION",
+        "MEETING",
+        "OFFER",
+        "DOWNLOAD",
+        "LOGIN",
+        "TRANSACTION",
+        "CANCELLATION",
+        "RETURN",
+        "SURVEY",
+        "APP_STATUS",
+        "APP_TYPE_WEB",
+        "APP_TYPE_MANUAL",
+        "APP_TYPE_RETENTION",
+        "APP_TYPE_UPSALE",
+        "LOAN_STATUS",
+        "LOAN_ORDER",
+        "FIRST_LOAN",
+        "REPEATED_LOAN",
+    }
+)
 # Maximum lengths (reference §6.4); detail1..detail20 are 255 each.
 TEXT_LIMITS = {
     "description": 2048,

@@ -92,11 +92,14 @@ class Fault:
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise ValueError("paths must be a list of path prefixes")
         return cls(
-            kind=data["kind"], remaining=count, retry_after=retry_after,
+            kind=data["kind"],
+            remaining=count,
+            retry_after=retry_after,
             delay=float(data.get("delay", 30.0)),
             message=str(data.get("message", "Not authenticated")),
-            paths=tuple(paths), process=bool(data.get("process", False)),
-        )  # fmt: skip
+            paths=tuple(paths),
+            process=bool(data.get("process", False)),
+        )
 
     @property
     def answers_late(self) -> bool:

@@ -71,9 +71,13 @@ Handler = Callable[[V2Call], dict]
 
 
 def handle_v2(
-    store: Store, options: Options, routes: dict[str, Handler], method: str, path: str,
+    store: Store,
+    options: Options,
+    routes: dict[str, Handler],
+    method: str,
+    path: str,
     raw: bytes,
-) -> Reply:  # fmt: skip
+) -> Reply:
     """Authenticates a v2 request and runs its endpoint."""
     handler = routes.get(path)
     if handler is None:
@@ -249,11 +253,21 @@ def save_contact(
 def _new_contact(call: V2Call, email: str) -> dict:
     now = now_ms()
     contact = {
-        "contactId": new_id(), "email": email, "clientId": call.account.client_id,
-        "owner": call.owner, "address": {}, "tags": [], "properties": {},
-        "dictionaryProperties": [], "consents": [], "optedOut": False,
-        "optedOutPhone": False, "deleted": False, "createdOn": now, "modifiedOn": now,
-    }  # fmt: skip
+        "contactId": new_id(),
+        "email": email,
+        "clientId": call.account.client_id,
+        "owner": call.owner,
+        "address": {},
+        "tags": [],
+        "properties": {},
+        "dictionaryProperties": [],
+        "consents": [],
+        "optedOut": False,
+        "optedOutPhone": False,
+        "deleted": False,
+        "createdOn": now,
+        "modifiedOn": now,
+    }
     call.contacts[email.lower()] = contact
     return contact
 
@@ -325,9 +339,22 @@ def answer(contact: dict) -> dict:
 def basic(contact: dict) -> dict:
     """A contact in the shape of /api/contact/basic (reference §5.6)."""
     birthday = contact.get("birthday") or ""
-    keys = ("name", "email", "phone", "fax", "state", "optedOut", "optedOutPhone",
-            "deleted", "company", "externalId", "address", "contactId", "modifiedOn",
-            "createdOn")  # fmt: skip
+    keys = (
+        "name",
+        "email",
+        "phone",
+        "fax",
+        "state",
+        "optedOut",
+        "optedOutPhone",
+        "deleted",
+        "company",
+        "externalId",
+        "address",
+        "contactId",
+        "modifiedOn",
+        "createdOn",
+    )
     return {
         **{k: contact.get(k) for k in keys},
         "score": 0,

@@ -81,9 +81,14 @@ def handle_v3(
         reply = json_reply(status, data)
     reply.client_id = account.client_id
     store.requests.append(
-        {"method": method, "path": path, "status": reply.status,
-         "clientId": account.client_id, "body": body}
-    )  # fmt: skip
+        {
+            "method": method,
+            "path": path,
+            "status": reply.status,
+            "clientId": account.client_id,
+            "body": body,
+        }
+    )
     return reply
 
 
