@@ -38,6 +38,7 @@ soak: install
 
 ## make bench: the service under load against the framework's own limit (bench/).
 bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	eval "$$(./scripts/services.sh)" && $(PY) -m bench.run $(BENCH_ARGS)
 
 lint: install
