@@ -224,6 +224,9 @@ DATATALKS_FILE_SLICE_SECONDS = env_int("DATATALKS_FILE_SLICE_SECONDS", 60, minim
 # A file in processing whose progress is older than this lost its worker: queued again.
 DATATALKS_FILE_STUCK_SECONDS = env_int("DATATALKS_FILE_STUCK_SECONDS", 300, minimum=2)
 DATATALKS_FILE_SWEEP_SECONDS = env_int("DATATALKS_FILE_SWEEP_SECONDS", 60, minimum=1)
+# A file that kills or stalls its worker this many times in a row, with no chunk stored
+# in between, fails with the row it stopped at, instead of taking workers forever.
+DATATALKS_FILE_MAX_TAKEOVERS = env_int("DATATALKS_FILE_MAX_TAKEOVERS", 3, minimum=1)
 # Uploaded files and their rejected rows are deleted this many days after upload.
 DATATALKS_FILE_RETENTION_DAYS = env_int("DATATALKS_FILE_RETENTION_DAYS", 30, minimum=1)
 # XLSX guards: a workbook is a ZIP archive, so a small upload can unpack to gigabytes.

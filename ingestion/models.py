@@ -248,6 +248,11 @@ class FileUpload(models.Model):
     )
     # The task working on the file; a chunk commits only under its own claim.
     claim = models.UUIDField(null=True, blank=True, editable=False)
+    takeovers = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Times in a row a worker died or went quiet on this file before "
+        "storing a chunk; past DATATALKS_FILE_MAX_TAKEOVERS the file fails.",
+    )
     deleted_at = models.DateTimeField(
         null=True, blank=True, help_text="When the stored file was deleted (retention)."
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -111,6 +111,9 @@ def file_process(*, file_id: uuid.UUID | str) -> bool:
     if claim is None:
         return False
     upload = FileUpload.objects.select_related("customer").get(pk=file_id)
+    if upload.takeovers > settings.DATATALKS_FILE_MAX_TAKEOVERS:
+        _end(upload, claim, FileStatus.FAILED, _crashing(upload))
+        return False
     deadline = time.monotonic() + settings.DATATALKS_FILE_SLICE_SECONDS
     type_spec = _type_spec(upload)
     try:
@@ -144,7 +147,8 @@ def _type_spec(upload: FileUpload) -> TypeSpec | None:
 
 
 def _claim(file_id) -> uuid.UUID | None:
-    """Takes the file with one conditional UPDATE: free, or its worker gone quiet."""
+    """Takes the file with one conditional UPDATE: free, or its worker gone quiet
+    (then counted as a takeover; a stored chunk resets the count)."""
     now, claim = timezone.now(), uuid.uuid4()
     stale = now - dt.timedelta(seconds=settings.DATATALKS_FILE_STUCK_SECONDS)
     free = Q(claim__isnull=True) | Q(heartbeat_at__lt=stale)
@@ -154,8 +158,27 @@ def _claim(file_id) -> uuid.UUID | None:
         status=FileStatus.PROCESSING,
         heartbeat_at=now,
         started_at=Coalesce(F("started_at"), now),
+        takeovers=Case(
+            When(claim__isnull=False, then=F("takeovers") + 1),
+            default=F("takeovers"),
+            output_field=FileUpload._meta.get_field("takeovers"),
+        ),
     )
     return claim if taken else None
+
+
+def _crashing(upload: FileUpload) -> str:
+    stored = (
+        f"rows up to {upload.position} are processed"
+        if upload.position > 1
+        else "no row is processed"
+    )
+    return (
+        f"Processing stopped {upload.takeovers} times in a row after row "
+        f"{upload.position} (the worker crashed, was killed or timed out) without "
+        f"storing a chunk: {stored}, the rest are not. Upload the rest again, or ask "
+        "support to look at the worker's log."
+    )
 
 
 def _chunks(reader: Reader, size: int) -> Iterator[tuple[list[Row], float]]:
@@ -206,6 +229,7 @@ def _chunk_commit(upload: FileUpload, claim, rows: list[Row], progress: float) -
             rows_rejected=F("rows_rejected") + len(rejected) + len(failed),
             progress=progress,
             heartbeat_at=timezone.now(),
+            takeovers=0,
         )
         upload.position = rows[-1].number
     return True

@@ -272,3 +272,55 @@ def test_files_past_retention_are_deleted_with_their_rejected_rows(accept, setti
     assert not storage.exists("uploads/2000-01-01/orphan")
     assert storage.exists(recent.storage_name)
     assert services.files_expire() == 0
+
+
+def _worker_dies(upload: FileUpload, monkeypatch) -> None:
+    """One run of a worker that dies inside the chunk (a crash, a kill, a hard time
+    limit): the claim stays behind, and the file goes quiet until it is stale."""
+
+    def crash(**_):
+        raise MemoryError("the worker died here")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(services, "chunk_ingest", crash)
+        with pytest.raises(MemoryError):
+            services.file_process(file_id=upload.pk)
+    FileUpload.objects.filter(pk=upload.pk).update(
+        heartbeat_at=timezone.now() - dt.timedelta(seconds=301)
+    )
+
+
+def test_a_file_that_keeps_killing_its_worker_fails_instead_of_looping(
+    accept, settings, monkeypatch
+):
+    settings.DATATALKS_FILE_MAX_TAKEOVERS = 3
+    settings.DATATALKS_FILE_CHUNK_ROWS = 10
+    settings.DATATALKS_FILE_SLICE_SECONDS = 0  # one chunk per run
+    upload = accept(csv_bytes(person_rows(30)))
+    assert services.file_process(file_id=upload.pk) is True  # rows 2..11 stored
+    for _ in range(4):  # the first death and three takeovers
+        _worker_dies(upload, monkeypatch)
+    assert services.files_sweep() == [upload.pk]
+    assert services.file_process(file_id=upload.pk) is False
+    upload.refresh_from_db()
+    assert (upload.status, upload.takeovers, upload.position) == ("failed", 4, 11)
+    assert upload.failure.startswith("Processing stopped 4 times in a row after row 11")
+    assert "rows up to 11 are processed" in upload.failure
+    assert DataPoint.objects.count() == 10
+    assert services.files_sweep() == []  # never queued again
+
+
+def test_a_stored_chunk_forgives_earlier_takeovers(accept, settings, monkeypatch):
+    settings.DATATALKS_FILE_MAX_TAKEOVERS = 1
+    settings.DATATALKS_FILE_CHUNK_ROWS = 10
+    settings.DATATALKS_FILE_SLICE_SECONDS = 0
+    upload = accept(csv_bytes(person_rows(30)))
+    _worker_dies(upload, monkeypatch)
+    assert services.file_process(file_id=upload.pk) is True  # taken over once: fine
+    upload.refresh_from_db()
+    assert (upload.takeovers, upload.position) == (0, 11)
+    _worker_dies(upload, monkeypatch)
+    process_here(upload.pk)
+    upload.refresh_from_db()
+    assert (upload.status, upload.rows_accepted) == ("done", 30)
+    assert DataPoint.objects.count() == 30
