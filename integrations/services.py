@@ -28,12 +28,17 @@ from .salesmanago.client import (
     encode_json,
 )
 from .salesmanago.errors import Exchange, SalesmanagoError
+from .salesmanago.limits import MAX_CONTACTS, MAX_EVENTS, MAX_PRODUCTS
 from .salesmanago.payloads import REQUIRED, Entry, PayloadError, build_item, require
 
 logger = logging.getLogger(__name__)
 
 _LOCK_SPACE = 7283  # the advisory-lock namespace of account senders
-BATCH_SIZE = {Category.PROFILE: 1000, Category.EVENT: 1000, Category.INVENTORY: 100}
+BATCH_SIZE = {
+    Category.PROFILE: MAX_CONTACTS,
+    Category.EVENT: MAX_EVENTS,
+    Category.INVENTORY: MAX_PRODUCTS,
+}
 SEND_ORDER = [Category.PROFILE, Category.EVENT, Category.INVENTORY]
 WAIT_FOR_CONTACT = timedelta(seconds=10)
 EXCERPT = 4000

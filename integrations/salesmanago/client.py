@@ -28,6 +28,7 @@ from .addresses import (
     policy_from_settings,
 )
 from .errors import Exchange, SalesmanagoError
+from .limits import MAX_CONTACTS, MAX_EVENTS, MAX_PRODUCTS
 from .results import (
     ItemResult,
     contact_results,
@@ -38,9 +39,6 @@ from .results import (
 
 logger = logging.getLogger(__name__)
 
-MAX_CONTACTS = 1000
-MAX_EVENTS = 1000
-MAX_PRODUCTS = 100
 EXCERPT_CHARS = 4000
 # What staff see of an answer: Salesmanago's messages fit; a page of anything else does
 # not need to.

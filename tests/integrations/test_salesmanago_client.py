@@ -9,13 +9,13 @@ import pytest
 import requests
 
 from integrations.salesmanago.client import (
-    MAX_CONTACTS,
     Credentials,
     SalesmanagoClient,
     retry_after_seconds,
     v2_sha,
 )
 from integrations.salesmanago.errors import SalesmanagoError
+from integrations.salesmanago.limits import MAX_CONTACTS
 from integrations.salesmanago.sandbox import (
     DEMO_API_SECRET,
     DEMO_CATALOG_ID,

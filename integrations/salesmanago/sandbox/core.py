@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..limits import MAX_CONTACTS, MAX_EVENTS
+
 DEMO_CLIENT_ID = "demo-client"
 # The sandbox's published demo credentials, not a secret of any real account.
 DEMO_API_SECRET = "demo-secret"  # noqa: S105
@@ -92,8 +94,8 @@ def demo_account() -> SandboxAccount:
 class Options:
     """Behaviour where the real API is unknown or configurable (reference §10-11)."""
 
-    max_batch_contacts: int = 1000
-    max_batch_events: int = 1000
+    max_batch_contacts: int = MAX_CONTACTS
+    max_batch_events: int = MAX_EVENTS
     # Whether an event for an unknown contact with forceOptIn creates the contact.
     auto_create_contacts: bool = False
     # 200 like the real API; 401 or 403 to test a client's robustness.

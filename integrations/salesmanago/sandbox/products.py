@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 from .core import Store, is_int, is_number, now_ms
 
-MAX_PRODUCTS = 100
 # Required text fields and their maximum lengths. productId's limit is unverified: the
 # official SDK's tests show 128 characters rejected.
 REQUIRED_TEXT = {"productId": 100, "name": 255, "mainCategory": 255}

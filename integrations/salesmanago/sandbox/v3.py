@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..limits import MAX_PRODUCTS
 from .core import (
     Options,
     Reply,
@@ -22,7 +23,7 @@ from .core import (
     new_id,
     now_ms,
 )
-from .products import MAX_PRODUCTS, check_product, problem, save_product
+from .products import check_product, problem, save_product
 
 AUTH_FAILED = 10
 TOO_LONG = 11
