@@ -1,22 +1,16 @@
-"""Bump the customer's mapping version when anything its compiled spec reads changes."""
+"""Bump the customer's configuration revision when anything its compiled spec reads changes."""
 
-from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import Customer, DataPointType, FieldMapping, GroupKey
-
-
-def _bump(customer_id: int) -> None:
-    Customer.objects.filter(pk=customer_id).update(
-        config_revision=F("config_revision") + 1
-    )
+from .models import DataPointType, FieldMapping, GroupKey
+from .spec import config_revision_bump
 
 
 @receiver([post_save, post_delete], sender=DataPointType)
 @receiver([post_save, post_delete], sender=GroupKey)
 def _type_or_key_changed(sender, instance, **kwargs):
-    _bump(instance.customer_id)
+    config_revision_bump(customer_id=instance.customer_id)
 
 
 @receiver([post_save, post_delete], sender=FieldMapping)
@@ -26,5 +20,4 @@ def _field_changed(sender, instance, **kwargs):
         .values_list("customer_id", flat=True)
         .first()
     )
-    if customer_id is not None:
-        _bump(customer_id)
+    config_revision_bump(customer_id=customer_id)

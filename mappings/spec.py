@@ -8,6 +8,8 @@ group key, so a cached entry is never stale: its key no longer matches.
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.db.models import F
+
 from .models import Customer, DataPointType, FieldMapping, GroupKey
 from .types import PARSERS
 
@@ -57,6 +59,18 @@ class CustomerSpec:
     types: dict[str, TypeSpec]
     group_keys: dict[str, int]
     default_group_key: str | None
+
+
+def config_revision_bump(*, customer_id: int | None) -> None:
+    """Invalidates the customer's compiled specs: the one place its revision moves.
+
+    Called whenever something a spec (or integrations.routing) reads is changed; an
+    ``update()`` sends no signal, so its caller calls this too.
+    """
+    if customer_id is not None:
+        Customer.objects.filter(pk=customer_id).update(
+            config_revision=F("config_revision") + 1
+        )
 
 
 def spec_for_customer(*, customer: Customer) -> CustomerSpec:

@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 
-from .models import Customer, DataPointType, FieldMapping, MappingVersion
+from .models import DataPointType, FieldMapping, MappingVersion
+from .spec import config_revision_bump
 
 SNAPSHOT_KEYS = [
     "source_field",
@@ -59,9 +60,7 @@ def mapping_version_create(*, data_point_type: DataPointType, user) -> MappingVe
     # update() sends no signal, so the customer's compiled spec (which carries the
     # type's version into the request log) is invalidated here explicitly.
     DataPointType.objects.filter(pk=locked.pk).update(version=number)
-    Customer.objects.filter(pk=locked.customer_id).update(
-        config_revision=F("config_revision") + 1
-    )
+    config_revision_bump(customer_id=locked.customer_id)
     data_point_type.version = number
     return version
 
