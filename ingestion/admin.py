@@ -10,6 +10,7 @@ from django.urls import path, re_path, reverse
 from django.utils.html import format_html
 
 from datatalks.admin_display import badge, cut, short_id, when
+from datatalks.admin_readonly import ReadOnlyAdminMixin
 from integrations.routing import delivery_gaps
 from mappings import admin as onboarding
 from mappings.models import Customer
@@ -158,19 +159,10 @@ def _adopt(obj: ApiCredential, credential: ApiCredential) -> None:
     obj._state.db = credential._state.db
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """A record of what the API did: looked at by support, changed by no one."""
 
     show_full_result_count = False  # counting a large table on every page is slow
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _data_point_link(pk) -> str:
@@ -272,15 +264,11 @@ class RequestLogAdmin(ReadOnlyAdmin):
         return f"{obj.duration_ms:.0f}"
 
 
-class SecondaryIdentifierInline(admin.TabularInline):
+class SecondaryIdentifierInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SecondaryIdentifier
     fields = ["kind", "value", "created_at"]
     readonly_fields = fields
     extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DataPoint)

@@ -16,6 +16,8 @@ from django.forms.models import BaseInlineFormSet
 from django.template.loader import render_to_string
 from django.urls import path
 
+from datatalks.admin_readonly import ReadOnlyAdminMixin
+
 from . import admin_views
 from .admin_forms import profile_hard_ids
 from .models import Customer, DataPointType, FieldMapping, GroupKey, MappingVersion
@@ -350,7 +352,7 @@ class GroupKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(MappingVersion)
-class MappingVersionAdmin(admin.ModelAdmin):
+class MappingVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The saved states of each type's mapping: read only, as history is."""
 
     list_display = [
@@ -366,15 +368,6 @@ class MappingVersionAdmin(admin.ModelAdmin):
     list_select_related = ["data_point_type__customer", "created_by"]
     fields = ["data_point_type", "version", "created_by", "created_at", "snapshot"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="customer", ordering="data_point_type__customer__name")
     def customer(self, obj):

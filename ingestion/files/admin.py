@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from datatalks.admin_readonly import ReadOnlyAdminMixin
 from datatalks.errors import ApiError
 from ingestion.caller import ApiCaller
 from ingestion.models import Environment, FileStatus, FileUpload
@@ -51,8 +52,9 @@ class FileUploadForm(forms.Form):
         return data
 
 
-class FileUploadAdmin(admin.ModelAdmin):
-    """Uploads are added through the upload page only, and never changed by hand."""
+class FileUploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Uploads are added through the upload page only (through the API's service),
+    and never changed by hand."""
 
     list_display = [
         "created_at",
@@ -92,15 +94,6 @@ class FileUploadAdmin(admin.ModelAdmin):
     readonly_fields = fields
     change_form_template = "admin/ingestion/fileupload/change_form.html"
     change_list_template = "admin/ingestion/fileupload/change_list.html"
-
-    def has_add_permission(self, request):
-        return False  # the upload page adds, through the API's service
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def may_upload(self, request) -> bool:
         return request.user.has_perm("ingestion.add_fileupload")

@@ -164,6 +164,15 @@ def test_support_sees_requests_deliveries_data_points_and_mappings(world, as_rol
     assert request_id in found.content.decode()
 
 
+def test_support_sees_a_data_points_secondary_ids_on_its_page(world, as_role):
+    point = DataPoint.objects.get()
+    [secondary] = point.secondary_ids.all()
+    page = as_role(SUPPORT).get(admin_url("ingestion_datapoint", "change", point))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert secondary.value in html and "secondary_ids-group" in html
+
+
 def test_support_gets_403_on_every_add_change_and_delete(world, as_role):
     client = as_role(SUPPORT)
     for name, find in {**MAPPING_PAGES, **RECORD_PAGES}.items():
