@@ -1,8 +1,10 @@
 """The Celery app: broker from settings (Redis, or kombu's filesystem transport)."""
 
 import os
+from pathlib import Path
 
-from celery import Celery
+from celery import Celery, bootsteps
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datatalks.settings")
 
@@ -12,3 +14,43 @@ app = Celery("datatalks")
 app.set_default()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class HeartbeatFile(bootsteps.StartStopStep):
+    """A worker's readiness: ``DATATALKS_WORKER_HEARTBEAT_FILE`` is touched every
+    ``DATATALKS_WORKER_HEARTBEAT_SECONDS`` while the worker consumes from the broker,
+    and removed when it stops consuming (broker lost, shutdown). A file older than
+    three intervals, or none, means the worker is not ready (docs/operations.md)."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        self.path = Path(settings.DATATALKS_WORKER_HEARTBEAT_FILE or ".")
+        self.enabled = bool(settings.DATATALKS_WORKER_HEARTBEAT_FILE)
+        self.interval = settings.DATATALKS_WORKER_HEARTBEAT_SECONDS
+        self.timer_ref = None
+
+    def start(self, consumer):
+        if not self.enabled:
+            return
+        self.touch()
+        self.timer_ref = consumer.timer.call_repeatedly(
+            self.interval, self.touch, priority=10
+        )
+
+    def touch(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch()
+
+    def stop(self, consumer):
+        if self.timer_ref is not None:
+            self.timer_ref.cancel()
+            self.timer_ref = None
+        if self.enabled:
+            self.path.unlink(missing_ok=True)
+
+    shutdown = stop
+
+
+app.steps["consumer"].add(HeartbeatFile)

@@ -133,6 +133,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# Operations (docs/operations.md). /readyz gives PostgreSQL and the broker this long
+# each. A worker touches its heartbeat file every few seconds while it is connected to
+# the broker; empty: no file.
+DATATALKS_READY_TIMEOUT_SECONDS = env_int(
+    "DATATALKS_READY_TIMEOUT_SECONDS", 2, minimum=1
+)
+DATATALKS_WORKER_HEARTBEAT_FILE = env_str("DATATALKS_WORKER_HEARTBEAT_FILE", "")
+DATATALKS_WORKER_HEARTBEAT_SECONDS = env_int(
+    "DATATALKS_WORKER_HEARTBEAT_SECONDS", 5, minimum=1
+)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

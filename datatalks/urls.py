@@ -9,6 +9,7 @@ from drf_spectacular.views import (
 )
 
 from datatalks import api
+from datatalks.ops import HealthView, ReadyView
 
 # The docs pages load only the app's own files (drf-spectacular-sidecar): the browser
 # refuses anything else, such as the "API docs by Redocly" logo ReDoc fetches from its
@@ -40,6 +41,8 @@ admin.site.site_url = "/api/docs/"
 admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
+    path("healthz", HealthView.as_view(), name="healthz"),
+    path("readyz", ReadyView.as_view(), name="readyz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
