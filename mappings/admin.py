@@ -20,7 +20,14 @@ from datatalks.admin_readonly import ReadOnlyAdminMixin
 
 from . import admin_views
 from .admin_forms import profile_hard_ids
-from .models import Customer, DataPointType, FieldMapping, GroupKey, MappingVersion
+from .models import (
+    Customer,
+    DataPointType,
+    FieldMapping,
+    GroupKey,
+    MappingVersion,
+    active_type_check,
+)
 from .onboarding_templates import TEMPLATES, template_apply
 from .versions import mapping_version_create, snapshot_changes
 
@@ -54,8 +61,22 @@ class GroupKeyInline(admin.TabularInline):
     fields = ["key", "is_default", "description"]
 
 
+class DataPointTypeInlineForm(forms.ModelForm):
+    """A type's line on its customer's page: its fields are not edited here, so an
+    active type is checked against the ones it has."""
+
+    def clean(self):
+        cleaned = super().clean()
+        fields = self.instance.fields.all() if self.instance.pk else []
+        active_type_check(
+            active=cleaned.get("active", False), hard_ids=[f.hard_id for f in fields]
+        )
+        return cleaned
+
+
 class DataPointTypeInline(admin.TabularInline):
     model = DataPointType
+    form = DataPointTypeInlineForm
     extra = 0
     fields = ["name", "category", "active", "description"]
     show_change_link = True
@@ -153,13 +174,10 @@ class FieldMappingFormSet(BaseInlineFormSet):
         kept = [
             f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")
         ]
-        if self.instance.active and not any(
-            f.cleaned_data.get("hard_id") for f in kept
-        ):
-            raise ValidationError(
-                "An active type needs at least one Hard-ID field: mark one, or make the "
-                "type inactive."
-            )
+        active_type_check(
+            active=self.instance.active,
+            hard_ids=[f.cleaned_data.get("hard_id") for f in kept],
+        )
 
 
 class FieldMappingInline(admin.TabularInline):
@@ -188,15 +206,8 @@ class FieldMappingInline(admin.TabularInline):
         return formfield
 
 
-class DataPointTypeForm(forms.ModelForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.instance.fields_checked_by_formset = True
-
-
 @admin.register(DataPointType)
 class DataPointTypeAdmin(admin.ModelAdmin):
-    form = DataPointTypeForm
     list_display = [
         "name",
         "category",

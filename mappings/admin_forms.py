@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, formset_factory
 
 from .importing import max_upload_bytes
-from .models import Category, DataPointType, FieldMapping
+from .models import Category, DataPointType, FieldMapping, active_type_check
 
 
 class UploadForm(forms.Form):
@@ -119,16 +119,13 @@ class BaseProposalFormSet(BaseFormSet):
             twice = sorted({n for n in names if names.count(n) > 1})
             if twice:
                 raise ValidationError(f"The {label} {', '.join(twice)} is used twice.")
-        chosen = any(f.cleaned_data.get("hard_id") for f in kept)
-        if (
-            self.require_hard_id
-            and not chosen
-            and not any(f.hard_id for f in self.existing)
-        ):
-            raise ValidationError(
-                "An active type needs a Hard-ID: tick Hard-ID on a column, or leave "
-                "the type inactive."
-            )
+        active_type_check(
+            active=self.require_hard_id,
+            hard_ids=[
+                *(f.cleaned_data.get("hard_id") for f in kept),
+                *(f.hard_id for f in self.existing),
+            ],
+        )
 
 
 ProposalFormSet = formset_factory(

@@ -1,5 +1,7 @@
 """The onboarding model: customers, their group keys, data point types and field mappings."""
 
+from collections.abc import Iterable
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -12,6 +14,23 @@ identifier_validator = RegexValidator(
     r"^[A-Za-z_][A-Za-z0-9_\-]*$",
     "Use letters, digits, '_' and '-', starting with a letter or '_'.",
 )
+
+
+ACTIVE_NEEDS_HARD_ID = (
+    "An active type needs at least one Hard-ID field: tick Hard-ID on one, or leave "
+    "the type inactive."
+)
+
+
+def active_type_check(*, active: bool, hard_ids: Iterable[bool]) -> None:
+    """An active type needs at least one Hard-ID field: the one check of that rule.
+
+    Whoever saves a type's ``active`` or its fields passes each field's Hard-ID flag as
+    it will be saved (while a form is checked, the rows in the database are the old
+    ones, so the model cannot check it itself).
+    """
+    if active and not any(hard_ids):
+        raise ValidationError(ACTIVE_NEEDS_HARD_ID)
 
 
 class Environment(models.TextChoices):
@@ -136,18 +155,6 @@ class DataPointType(models.Model):
         return (
             f"{self.customer.slug}: {self.name} ({self.get_category_display().lower()})"
         )
-
-    # The admin checks the fields being saved with the type (FieldMappingFormSet) and
-    # sets this, since the rows in the database are the ones about to be replaced.
-    fields_checked_by_formset = False
-
-    def clean(self):
-        if not self.active or not self.pk or self.fields_checked_by_formset:
-            return
-        if not self.fields.filter(hard_id=True).exists():
-            raise ValidationError(
-                {"active": "An active type needs at least one Hard-ID field."}
-            )
 
 
 class FieldMapping(models.Model):

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
-from .models import DataPointType, FieldMapping, MappingVersion
+from .models import DataPointType, FieldMapping, MappingVersion, active_type_check
 from .spec import config_revision_bump
 
 SNAPSHOT_KEYS = [
@@ -76,7 +76,7 @@ def mapping_fields_add(
     """Adds unsaved fields after the type's current ones, then records a version.
 
     The import page and the templates both save through here. ``activate`` makes the
-    type active (the caller has checked that it has a Hard-ID).
+    type active, if it then has a Hard-ID field (ValidationError if not).
     """
     position = (
         data_point_type.fields.aggregate(last=Max("position"))["last"] or -1
@@ -86,6 +86,10 @@ def mapping_fields_add(
         field.position = position + offset
         field.save()
     if activate and not data_point_type.active:
+        active_type_check(
+            active=True,
+            hard_ids=data_point_type.fields.values_list("hard_id", flat=True),
+        )
         data_point_type.active = True
         data_point_type.save(update_fields=["active", "updated_at"])
     return mapping_version_create(data_point_type=data_point_type, user=user)

@@ -1,9 +1,12 @@
 """The admin as the onboarding tool: pages render, and broken mappings cannot be saved."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from mappings.models import DataPointType
+from mappings.models import ACTIVE_NEEDS_HARD_ID, DataPointType, FieldMapping
+from mappings.versions import mapping_fields_add
+from tests.harness.admin import form_values
 
 
 @pytest.fixture
@@ -78,9 +81,53 @@ def test_admin_refuses_an_active_type_without_hard_id(staff, demo):
         reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data
     )
     assert page.status_code == 200
-    assert "An active type needs at least one Hard-ID field" in page.content.decode()
+    assert ACTIVE_NEEDS_HARD_ID in page.content.decode()
     dpt.refresh_from_db()
     assert not dpt.active
+
+
+def _tick_active_on_the_customer_page(staff, dpt):
+    url = reverse("admin:mappings_customer_change", args=[dpt.customer_id])
+    values = form_values(staff.get(url), "customer")
+    [index] = [
+        name.split("-")[1]
+        for name, value in values.items()
+        if name.startswith("data_point_types-") and name.endswith("-id")
+        if value == str(dpt.pk)
+    ]
+    values[f"data_point_types-{index}-active"] = "on"
+    return staff.post(url, {**values, "_save": "Save"})
+
+
+@pytest.mark.parametrize("hard_id", [False, True])
+def test_the_customer_page_activates_a_type_only_with_a_hard_id(staff, demo, hard_id):
+    dpt = DataPointType.objects.create(
+        customer=demo, category="profile", name="employee"
+    )
+    FieldMapping.objects.create(
+        data_point_type=dpt,
+        source_field="emp_no",
+        cdp_field="emp_no",
+        data_type="integer",
+        hard_id=hard_id,
+    )
+    page = _tick_active_on_the_customer_page(staff, dpt)
+    dpt.refresh_from_db()
+    assert dpt.active is hard_id
+    if not hard_id:
+        assert page.status_code == 200
+        assert ACTIVE_NEEDS_HARD_ID in page.content.decode()
+
+
+def test_fields_added_without_a_hard_id_do_not_activate_the_type(demo):
+    dpt = DataPointType.objects.create(
+        customer=demo, category="profile", name="employee"
+    )
+    fields = [FieldMapping(source_field="emp_no", cdp_field="emp_no")]
+    with pytest.raises(ValidationError, match="needs at least one Hard-ID field"):
+        mapping_fields_add(data_point_type=dpt, fields=fields, user=None, activate=True)
+    dpt.refresh_from_db()
+    assert not dpt.active and not dpt.fields.exists()
 
 
 def test_admin_saves_a_valid_type(staff, demo):

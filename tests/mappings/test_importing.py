@@ -21,7 +21,12 @@ from mappings.importing import (
     sample_size_check,
     snake_case,
 )
-from mappings.models import DataPointType, FieldMapping, MappingVersion
+from mappings.models import (
+    ACTIVE_NEEDS_HARD_ID,
+    DataPointType,
+    FieldMapping,
+    MappingVersion,
+)
 from mappings.spec import spec_for_customer
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -380,7 +385,7 @@ def test_an_active_type_needs_a_hard_id_in_the_review(staff, demo):
         name="imported",
     )
     again = staff.post(NEW, review_post(page, customer_id={"hard_id": False}))
-    assert "An active type needs a Hard-ID" in again.content.decode()
+    assert ACTIVE_NEEDS_HARD_ID in again.content.decode()
 
 
 def test_importing_into_a_type_adds_only_new_columns(staff, demo):

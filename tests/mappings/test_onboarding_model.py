@@ -50,19 +50,6 @@ def test_hard_id_field_cannot_be_optional(draft):
         field(draft, hard_id=True, optional=True).save()
 
 
-def test_type_cannot_be_active_without_a_hard_id_field(draft):
-    field(draft, hard_id=False).save()
-    draft.active = True
-    with pytest.raises(ValidationError, match="needs at least one Hard-ID field"):
-        draft.full_clean()
-
-
-def test_type_with_a_hard_id_field_can_be_active(draft):
-    field(draft, hard_id=True).save()
-    draft.active = True
-    draft.full_clean()
-
-
 @pytest.mark.parametrize(
     "data_type,fmt,message",
     [
