@@ -181,6 +181,7 @@ class RequestLogAdmin(ReadOnlyAdmin):
         "type_and_version",
         "first_message",
         "datatalks",
+        "changed",
         "duration",
     ]
     list_display_links = ["request"]
@@ -197,9 +198,10 @@ class RequestLogAdmin(ReadOnlyAdmin):
         "mapping_version",
         "messages",
         "datatalks_id",
+        "changed",
         "duration_ms",
     ]
-    list_filter = ["status_code", "environment", "method", _BY_CUSTOMER]
+    list_filter = ["status_code", "changed", "environment", "method", _BY_CUSTOMER]
     search_fields = [
         "=request_id",
         "=datatalks_id",

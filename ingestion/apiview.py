@@ -44,10 +44,17 @@ class ApiView(APIView):
             key=key,
         )
 
-    def answer(self, body: dict, *, judgement: Judgement = NOT_JUDGED) -> Response:
-        """A 200 with ``body``, logged with what judged it."""
+    def answer(
+        self,
+        body: dict,
+        *,
+        judgement: Judgement = NOT_JUDGED,
+        changed: bool | None = None,
+    ) -> Response:
+        """A 200 with ``body``, logged with what judged it and whether it changed
+        anything."""
         response = Response(body)
-        self.log(response, judgement)
+        self.log(response, judgement, changed=changed)
         return response
 
     def get_exception_handler_context(self):
@@ -60,7 +67,9 @@ class ApiView(APIView):
         self.log(response, judgement)
         return response
 
-    def log(self, response: Response, judgement: Judgement) -> None:
+    def log(
+        self, response: Response, judgement: Judgement, *, changed: bool | None = None
+    ) -> None:
         request_log_write(
             request=self.request,
             caller=self.caller,
@@ -68,4 +77,5 @@ class ApiView(APIView):
             answer=response.data if isinstance(response.data, dict) else {},
             judgement=judgement,
             duration_ms=(time.perf_counter() - self.started) * 1000,
+            changed=changed,
         )

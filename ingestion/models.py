@@ -176,6 +176,13 @@ class RequestLog(models.Model):
     status_code = models.PositiveSmallIntegerField()
     messages = models.JSONField(default=list)
     datatalks_id = models.UUIDField("Datatalks ID", null=True, blank=True)
+    changed = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Whether the accepted data changed what was stored; no: identical to "
+        "what its Hard-ID already had (no new revision, nothing sent). Empty for "
+        "requests that stored nothing.",
+    )
     duration_ms = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -26,6 +26,7 @@ def request_log_write(
     answer: dict,
     judgement: Judgement,
     duration_ms: float,
+    changed: bool | None = None,
 ) -> None:
     """Writes the row of one answered request; a database error only loses the row."""
     try:
@@ -41,6 +42,7 @@ def request_log_write(
             status_code=status_code,
             messages=answer.get("messages", []),
             datatalks_id=answer.get("datatalksId"),
+            changed=changed,
             duration_ms=round(duration_ms, 3),
         )
     except DatabaseError:

@@ -32,10 +32,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Ingested:
-    """A stored data point: its Datatalks ID, and what judged the body (for the log)."""
+    """A stored data point: its Datatalks ID, what judged the body (for the log), and
+    whether the request changed anything (False: identical to what was stored)."""
 
     datatalks_id: uuid.UUID
     judgement: Judgement
+    changed: bool
 
 
 class Rejected(PayloadInvalid):
@@ -64,7 +66,7 @@ def datapoint_ingest(
             [stored] = _store(caller=caller, spec=spec, requests=[request])
     except PayloadInvalid as exc:
         raise Rejected(*exc.messages, judgement=judgement) from None
-    return Ingested(stored.datatalks_id, judgement)
+    return Ingested(stored.datatalks_id, judgement, stored.changed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class ItemResult:
     success: bool
     messages: list[str]
     datatalks_id: uuid.UUID | None
+    changed: bool = False
 
 
 def datapoints_ingest_batch(
@@ -120,19 +123,20 @@ def _store_batch(caller, spec, valid: list[tuple[int, IngestRequest]]):
     if plain:
         stored = _store(caller=caller, spec=spec, requests=[r for _, r in plain])
         for (index, _), item in zip(plain, stored, strict=True):
-            yield index, ItemResult(index, True, [], item.datatalks_id)
+            yield index, ItemResult(index, True, [], item.datatalks_id, item.changed)
     # Items naming their id are rare: each is resolved on its own, in a savepoint.
     for index, request in by_id:
         try:
             with transaction.atomic():
                 [item] = _store(caller=caller, spec=spec, requests=[request])
-            yield index, ItemResult(index, True, [], item.datatalks_id)
+            yield index, ItemResult(index, True, [], item.datatalks_id, item.changed)
         except PayloadInvalid as exc:
             yield index, ItemResult(index, False, exc.messages, None)
 
 
 def _store(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestRequest]):
-    """Stores the requests and writes their outbox rows; wakes delivery on commit."""
+    """Stores the requests and writes the outbox rows of those that changed; wakes
+    delivery on commit. An identical request makes no revision and no delivery."""
     if len(requests) == 1 and requests[0].datatalks_id:
         stored = [_store_by_id(caller, spec, requests[0])]
     else:
@@ -140,7 +144,7 @@ def _store(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestReques
     accounts = deliveries_create(
         customer=caller.customer,
         environment=caller.environment,
-        revisions=[_revision(s) for s in _unique(stored)],
+        revisions=[_revision(s) for s in _unique(stored) if s.changed],
     )
     if accounts:
         transaction.on_commit(lambda: wake_accounts(accounts))

@@ -39,8 +39,20 @@ _DP_ROW = (
     f"(SELECT p.id FROM {_DP} p WHERE p.customer_id = %s AND p.environment = %s "
     "AND p.data_point_type_id = %s AND p.hard_id = %s), 1, %s, %s)"
 )
+# What makes a data point a new revision: a request that leaves all of these as they
+# are changes nothing (the Hard-ID is the idempotency key). SQLite's null-safe
+# inequality is IS NOT; PostgreSQL's is IS DISTINCT FROM.
+CHANGED_COLUMNS = ("group_key_id", "data", "profile_type_id", "profile_hard_id")
+
+
+def _changed_condition() -> str:
+    op = "IS NOT" if connection.vendor == "sqlite" else "IS DISTINCT FROM"
+    return " OR ".join(f"{_DP}.{c} {op} EXCLUDED.{c}" for c in CHANGED_COLUMNS)
+
+
 # Inserts or replaces by Hard-ID in one statement, so concurrent first arrivals of the
 # same Hard-ID end with one row: the loser's insert becomes an update of the winner's.
+# A row whose values are unchanged is left alone and not returned.
 _DP_UPSERT = (
     f"INSERT INTO {_DP} ({_DP_COLUMNS}) VALUES {{rows}} "
     "ON CONFLICT (customer_id, environment, data_point_type_id, hard_id) DO UPDATE SET "
@@ -48,7 +60,12 @@ _DP_UPSERT = (
     "profile_type_id = EXCLUDED.profile_type_id, "
     "profile_hard_id = EXCLUDED.profile_hard_id, profile_id = EXCLUDED.profile_id, "
     f"revision = {_DP}.revision + 1, updated_at = EXCLUDED.updated_at "
+    "WHERE {changed} "
     "RETURNING id, revision, data_point_type_id, hard_id"
+)
+_DP_IDS = (
+    f"SELECT id, revision, data_point_type_id, hard_id FROM {_DP} "
+    "WHERE customer_id = %s AND environment = %s AND ({keys})"
 )
 # The no-op update makes RETURNING name each value's owner, new or existing.
 _SECONDARY_UPSERT = (
@@ -61,7 +78,8 @@ _SECONDARY_UPSERT = (
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """One stored data point: its id, revision, and whether its Hard-ID is new."""
+    """One stored data point: its id, revision, whether its Hard-ID is new, and whether
+    the request changed it (an identical request leaves the stored revision as is)."""
 
     datatalks_id: uuid.UUID
     revision: int
@@ -69,6 +87,7 @@ class Stored:
     group_key_id: int
     hard_key: str
     new: bool
+    changed: bool = True
 
 
 def hard_key_of(request: IngestRequest) -> str:
@@ -121,14 +140,19 @@ def upsert(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestReques
             now,
             now,
         ]
+    sql = _DP_UPSERT.format(
+        rows=", ".join([_DP_ROW] * len(requests)), changed=_changed_condition()
+    )
     with db.cursor() as cursor:
-        cursor.execute(
-            _DP_UPSERT.format(rows=", ".join([_DP_ROW] * len(requests))), params
-        )
-        returned = {(t, key): (pk, rev) for pk, rev, t, key in cursor.fetchall()}
+        cursor.execute(sql, params)
+        changed = {(t, key): (pk, rev) for pk, rev, t, key in cursor.fetchall()}
+    unchanged = _unchanged(caller, [r for r in requests if _key(r) not in changed])
     result = []
     for request in requests:
-        pk, revision = returned[(request.type.id, hard_key_of(request))]
+        is_changed = _key(request) in changed
+        pk, revision = (
+            changed[_key(request)] if is_changed else unchanged[_key(request)]
+        )
         result.append(
             Stored(
                 datatalks_id=DataPoint._meta.pk.to_python(pk),
@@ -136,10 +160,28 @@ def upsert(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestReques
                 type=request.type,
                 group_key_id=spec.group_keys[request.group_key],
                 hard_key=hard_key_of(request),
-                new=revision == 1,
+                new=is_changed and revision == 1,
+                changed=is_changed,
             )
         )
     return result
+
+
+def _key(request: IngestRequest) -> tuple[int, str]:
+    return request.type.id, hard_key_of(request)
+
+
+def _unchanged(caller: ApiCaller, requests: list[IngestRequest]) -> dict:
+    """(id, revision) by (type, Hard-ID) of data points the upsert left as they were."""
+    if not requests:
+        return {}
+    keys = " OR ".join(["(data_point_type_id = %s AND hard_id = %s)"] * len(requests))
+    params: list[Any] = [caller.customer.pk, caller.environment]
+    for request in requests:
+        params += list(_key(request))
+    with connection.cursor() as cursor:
+        cursor.execute(_DP_IDS.format(keys=keys), params)
+        return {(t, key): (pk, rev) for pk, rev, t, key in cursor.fetchall()}
 
 
 def normalize_identifier(value: Any) -> str:
@@ -162,7 +204,9 @@ def record_secondary_ids(*, caller: ApiCaller, requests, stored: list[Stored]) -
             for f in fields
             if request.values.get(f.cdp) not in (None, "")
         ]
-    _release_stale(caller, [s for s in checked if not s.new], claims)
+    # Ids a data point no longer carries can only be let go when its data changed; an
+    # unchanged one still claims its ids, so one freed since it came is attached now.
+    _release_stale(caller, [s for s in checked if s.changed and not s.new], claims)
     if claims:
         _claim(caller, claims)
 

@@ -27,7 +27,7 @@ class IngestView(ApiView):
         body = self.envelope(
             success=True, messages=[], datatalks_id=ingested.datatalks_id
         )
-        return self.answer(body, judgement=ingested.judgement)
+        return self.answer(body, judgement=ingested.judgement, changed=ingested.changed)
 
 
 class BatchIngestView(IngestView):
@@ -55,7 +55,9 @@ class BatchIngestView(IngestView):
             }
             for r in results
         ]
-        return self.answer(body)
+        stored = [r for r in results if r.success]
+        changed = any(r.changed for r in stored) if stored else None
+        return self.answer(body, changed=changed)
 
 
 def batch_view(path_name: str):

@@ -55,11 +55,6 @@ def test_a_50_row_csv_with_3_bad_rows_reaches_salesmanago_47_times(
     assert sandbox.state()["received"]["contacts"] == 47
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs issue 11's idempotent writes (identical data: no new revision, no "
-    "delivery); remove this mark when it lands",
-)
 def test_the_same_file_twice_changes_nothing_and_sends_nothing_twice(
     account, sandbox, start_worker, files
 ):
