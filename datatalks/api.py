@@ -2,6 +2,8 @@
 
 Every answer is ``{"success", "messages", "requestId", "datatalksId", "key"}``. The
 envelope is a plain value: whoever answers (a view, a middleware) logs what it answered.
+It is described here once (EnvelopeSerializer, ERROR_ANSWERS) for both OpenAPI
+documents: the global one and each customer's own.
 """
 
 import logging
@@ -11,6 +13,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from .errors import ApiError
@@ -24,6 +27,60 @@ SERVER_ERROR = (
 UNAVAILABLE = (
     "The service is temporarily unavailable; retry shortly with the same body."
 )
+
+
+# The envelope, for the documents. No docstring: drf-spectacular would publish it.
+class EnvelopeSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    messages = serializers.ListField(
+        child=serializers.CharField(), help_text="Every problem found, one per entry."
+    )
+    requestId = serializers.UUIDField(help_text="Quote it when you contact us.")
+    datatalksId = serializers.UUIDField(allow_null=True)
+    key = serializers.CharField(allow_null=True, help_text="Your access key id.")
+
+
+# Every error an ingestion endpoint can answer (always in the envelope), and what it
+# means to the caller.
+ERROR_ANSWERS = {
+    400: "Bad request: see `messages`, one entry per problem.",
+    403: "Missing Authentication Token, or a refused AWS Signature V4.",
+    406: "The Accept header does not allow application/json, the only answer type.",
+    413: "The body is larger than the limit.",
+    415: "The body is not application/json.",
+    429: "Too many requests; retry after `Retry-After` seconds.",
+    500: "Internal server error: include the requestId in your report.",
+    503: "Temporarily unavailable; retry with the same body.",
+}
+
+
+def envelope_json_schema() -> dict:
+    """EnvelopeSerializer as JSON Schema (2020-12), for documents written as data."""
+    fields = EnvelopeSerializer().fields
+    return {
+        "type": "object",
+        "required": list(fields),
+        "properties": {name: _json_schema(field) for name, field in fields.items()},
+    }
+
+
+_JSON_TYPES = [
+    (serializers.BooleanField, {"type": "boolean"}),
+    (serializers.UUIDField, {"type": "string", "format": "uuid"}),
+    (serializers.CharField, {"type": "string"}),
+]
+
+
+def _json_schema(field: serializers.Field) -> dict:
+    if isinstance(field, serializers.ListField):
+        schema = {"type": "array", "items": _json_schema(field.child)}
+    else:
+        schema = next(dict(s) for kind, s in _JSON_TYPES if isinstance(field, kind))
+    if field.allow_null:
+        schema["type"] = [schema["type"], "null"]
+    if field.help_text:
+        schema["description"] = str(field.help_text)
+    return schema
 
 
 def envelope(

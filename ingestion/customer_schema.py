@@ -8,6 +8,7 @@ what the API accepts, and they change with the mapping (its version is in them).
 import datetime as dt
 from typing import Any
 
+from datatalks.api import ERROR_ANSWERS, envelope_json_schema
 from mappings.categories import PATH_OF_CATEGORY
 from mappings.models import Customer, DataPointType
 from mappings.spec import CustomerSpec, FieldSpec, TypeSpec, spec_for_customer
@@ -70,7 +71,7 @@ def customer_openapi(*, customer: Customer, server_url: str = "") -> dict[str, A
         "x-datatalks-mapping-versions": mapping_versions(spec),
         "paths": _paths(spec),
         "components": {
-            "schemas": {**bodies, ENVELOPE: _envelope()},
+            "schemas": {**bodies, ENVELOPE: envelope_json_schema()},
             "securitySchemes": {"awsSigV4": _SIGV4},
         },
         "security": [{"awsSigV4": []}],
@@ -327,16 +328,10 @@ def _responses(ok: str) -> dict[str, Any]:
     envelope = {
         "application/json": {"schema": {"$ref": f"#/components/schemas/{ENVELOPE}"}}
     }
-    texts = {
-        "200": ok,
-        "400": "Refused: `messages` names every problem.",
-        "403": "Missing Authentication Token, or a refused signature.",
-        "413": "The body is larger than the limit.",
-        "429": "Too many requests; retry after `Retry-After` seconds.",
-        "500": "Internal server error: include the requestId in your report.",
-    }
+    texts = {200: ok, **ERROR_ANSWERS}
     return {
-        code: {"description": text, "content": envelope} for code, text in texts.items()
+        str(code): {"description": text, "content": envelope}
+        for code, text in texts.items()
     }
 
 
@@ -361,20 +356,6 @@ def _schema_operation() -> dict[str, Any]:
             },
             "400": {"description": "An unknown `document`."},
             "403": {"description": "Missing Authentication Token."},
-        },
-    }
-
-
-def _envelope() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["success", "messages", "requestId", "datatalksId", "key"],
-        "properties": {
-            "success": {"type": "boolean"},
-            "messages": {"type": "array", "items": {"type": "string"}},
-            "requestId": {"type": "string", "format": "uuid"},
-            "datatalksId": {"type": ["string", "null"], "format": "uuid"},
-            "key": {"type": ["string", "null"], "description": "Your access key id."},
         },
     }
 

@@ -5,6 +5,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
+from datatalks.api import ERROR_ANSWERS, EnvelopeSerializer
+
 from . import examples
 
 _SCALAR_NOTE = "Values are scalars or arrays of scalars; nested objects are refused."
@@ -29,32 +31,10 @@ class IngestBodySerializer(serializers.Serializer):
     )
 
 
-class EnvelopeSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    messages = serializers.ListField(
-        child=serializers.CharField(), help_text="Every problem found, one per entry."
-    )
-    requestId = serializers.UUIDField(help_text="Quote it when you contact us.")
-    datatalksId = serializers.UUIDField(allow_null=True)
-    key = serializers.CharField(allow_null=True, help_text="Your access key id.")
-
-
-_ERRORS = {
-    400: "Bad request: see `messages`, one entry per problem.",
-    403: "Missing Authentication Token, or a refused AWS Signature V4.",
-    406: "The Accept header does not allow application/json, the only answer type.",
-    413: "The body is larger than the limit.",
-    415: "The body is not application/json.",
-    429: "Too many requests; retry after `Retry-After` seconds.",
-    500: "Internal server error: include the requestId in your report.",
-    503: "Temporarily unavailable; retry with the same body.",
-}
-
-
 def _responses(success_serializer, description: str) -> dict:
     """The 200 answer, and every error answer in the plain envelope."""
     responses = {200: OpenApiResponse(success_serializer, description=description)}
-    for code, text in _ERRORS.items():
+    for code, text in ERROR_ANSWERS.items():
         responses[code] = OpenApiResponse(EnvelopeSerializer, description=text)
     return responses
 

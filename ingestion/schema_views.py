@@ -3,11 +3,11 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
+from datatalks.api import EnvelopeSerializer
 from datatalks.errors import PayloadInvalid
 
 from .apiview import ApiView
 from .customer_schema import customer_json_schema, customer_openapi
-from .schema import EnvelopeSerializer
 
 DOCUMENTS = ("openapi", "json-schema")
 

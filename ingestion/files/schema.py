@@ -4,7 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from ingestion.schema import EnvelopeSerializer
+from datatalks.api import EnvelopeSerializer
 
 from .formats import XLSX_MEDIA_TYPE
 

@@ -5,13 +5,19 @@ import copy
 
 import pytest
 import requests
+import yaml
+from django.core.management import call_command
 from django.urls import reverse
 from drf_spectacular.validation import validate_schema
 from jsonschema import Draft202012Validator
 
 from ingestion import examples
 from ingestion.credentials import credential_create
-from ingestion.customer_schema import customer_json_schema, customer_openapi
+from ingestion.customer_schema import (
+    ENVELOPE,
+    customer_json_schema,
+    customer_openapi,
+)
 from mappings.models import FieldMapping
 from mappings.onboarding_templates import template_apply
 from mappings.versions import mapping_version_create
@@ -196,3 +202,22 @@ def test_the_customer_page_offers_both_documents(staff, demo, document):
         else content["components"]["schemas"]
     )
     assert "person" in types
+
+
+def test_both_documents_answer_every_endpoint_with_the_same_codes_and_envelope(
+    demo, capsys
+):
+    call_command("spectacular")
+    overall = yaml.safe_load(capsys.readouterr().out)
+    own = customer_openapi(customer=demo)
+    ingest_paths = [p for p in own["paths"] if p != "/v3/schema"]
+    assert len(ingest_paths) == 9
+    for path in ingest_paths:
+        codes = set(own["paths"][path]["post"]["responses"])
+        assert codes == set(overall["paths"][path]["post"]["responses"]), path
+        assert {"406", "415", "503"} <= codes, path
+    mine = own["components"]["schemas"][ENVELOPE]["properties"]
+    theirs = overall["components"]["schemas"]["Envelope"]["properties"]
+    assert list(mine) == list(theirs)
+    for name, schema in mine.items():
+        assert schema.get("description") == theirs[name].get("description"), name
