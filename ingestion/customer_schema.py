@@ -12,14 +12,18 @@ from datatalks.api import ERROR_ANSWERS, envelope_json_schema
 from mappings.categories import PATH_OF_CATEGORY
 from mappings.models import Customer, DataPointType
 from mappings.spec import CustomerSpec, FieldSpec, TypeSpec, spec_for_customer
-from mappings.types import DataType, boolean_words, datetime_pattern
+from mappings.types import (
+    DataType,
+    boolean_words,
+    datetime_pattern,
+    datetime_tokens,
+)
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ENVELOPE = "datatalks.Envelope"  # a type name cannot hold a dot: no clash
 _SAMPLE_MOMENT = dt.datetime(2021, 3, 18, 11, 35, 24)
 _NUMBER_TEXT = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _REGEX_SYNTAX = set("^$\\.*+?()[]{}|/")
-_PATTERN_TOKENS = ["YYYY", "MM", "DD", "HH", "SS", "mm", "ss", "hh"]
 _STRPTIME = {"%Y": "[0-9]{4}", "%m": "[0-9]{1,2}", "%d": "[0-9]{1,2}"} | {
     d: "[0-9]{1,2}" for d in ("%H", "%M", "%S")
 }
@@ -210,16 +214,18 @@ def _datetime(fmt: str) -> dict:
 
 
 def datetime_regex(fmt: str) -> str:
-    """A regular expression for a datetime format (``YYYY-MM-DD HH:MM:SS``)."""
-    parts, rest = [], fmt
-    while rest:
-        token = next(
-            (t for t in [*_PATTERN_TOKENS, *_STRPTIME] if rest.startswith(t)), None
-        )
-        if token is None and rest.startswith("%"):
-            return ""  # a strptime directive with no simple expression
-        parts.append(_token_regex(token) if token else _literal(rest[0]))
-        rest = rest[len(token or rest[0]) :]
+    """A regular expression for what the API reads in a datetime format, token by
+    token as mappings.types reads it; "" where a directive has no simple one."""
+    parts = []
+    for written, read in datetime_tokens(fmt):
+        if not read.startswith("%"):
+            parts.append(_literal(read))
+        elif written != read:  # readable: as many digits as letters written
+            parts.append(f"[0-9]{{{len(written)}}}")
+        elif read in _STRPTIME:
+            parts.append(_STRPTIME[read])
+        else:
+            return ""
     # The API reads a "T" in place of the first space (ISO 8601 style).
     return "^" + "".join(parts).replace(" ", "[ T]", 1) + "$"
 
@@ -227,12 +233,6 @@ def datetime_regex(fmt: str) -> str:
 def _literal(char: str) -> str:
     # Only syntax characters are escaped: ECMA-262's unicode mode refuses the rest.
     return "\\" + char if char in _REGEX_SYNTAX else char
-
-
-def _token_regex(part: str) -> str:
-    if part in _STRPTIME:
-        return _STRPTIME[part]
-    return "[0-9]{4}" if part == "YYYY" else "[0-9]{2}"
 
 
 _SCHEMAS = {

@@ -40,16 +40,18 @@ DEFAULT_BOOLEAN_FORMAT = "true/false"
 _TIME_ZONE_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
-_PATTERN_TOKENS = [
-    ("HH:MM", "%H:%M"),
-    ("hh:mm", "%H:%M"),
-    ("YYYY", "%Y"),
-    ("MM", "%m"),
-    ("DD", "%d"),
-    ("HH", "%H"),
-    ("SS", "%S"),
-    ("mm", "%M"),
-    ("ss", "%S"),
+# The readable tokens of a datetime format, tried in this order at each position: "MM"
+# after "HH:" (or "hh:") is minutes, anywhere else the month.
+_READABLE_TOKENS = [
+    ("HH:MM", [("HH", "%H"), (":", ":"), ("MM", "%M")]),
+    ("hh:mm", [("hh", "%H"), (":", ":"), ("mm", "%M")]),
+    ("YYYY", [("YYYY", "%Y")]),
+    ("MM", [("MM", "%m")]),
+    ("DD", [("DD", "%d")]),
+    ("HH", [("HH", "%H")]),
+    ("SS", [("SS", "%S")]),
+    ("mm", [("mm", "%M")]),
+    ("ss", [("ss", "%S")]),
 ]
 
 
@@ -58,14 +60,27 @@ def article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
+def datetime_tokens(fmt: str) -> list[tuple[str, str]]:
+    """The one reading of a datetime format: ``(as written, as strptime reads it)`` in
+    order. A format with a ``%`` is strptime's own (``%d.%m.%Y``); any other is
+    readable (``DD.MM.YYYY HH:MM``). A literal character reads as itself."""
+    rest = fmt or DEFAULT_DATETIME_FORMAT
+    tokens: list[tuple[str, str]] = []
+    strptime = "%" in rest
+    while rest:
+        if strptime:
+            found = [(rest[:2], rest[:2])] if rest.startswith("%") else []
+        else:
+            found = next((t for w, t in _READABLE_TOKENS if rest.startswith(w)), [])
+        found = found or [(rest[0], rest[0])]
+        tokens += found
+        rest = rest[sum(len(written) for written, _ in found) :]
+    return tokens
+
+
 def datetime_pattern(fmt: str) -> str:
     """Turns a readable pattern (``YYYY-MM-DD HH:MM:SS``) into a strptime pattern."""
-    pattern = fmt or DEFAULT_DATETIME_FORMAT
-    if "%" in pattern:
-        return pattern
-    for token, directive in _PATTERN_TOKENS:
-        pattern = pattern.replace(token, directive)
-    return pattern
+    return "".join(read for _, read in datetime_tokens(fmt))
 
 
 def boolean_words(fmt: str) -> tuple[str, str]:

@@ -2,6 +2,8 @@
 changed by a mapping change."""
 
 import copy
+import datetime as dt
+import re
 
 import pytest
 import requests
@@ -17,9 +19,12 @@ from ingestion.customer_schema import (
     ENVELOPE,
     customer_json_schema,
     customer_openapi,
+    datetime_regex,
 )
+from mappings.importing import DATETIME_PATTERNS
 from mappings.models import FieldMapping
 from mappings.onboarding_templates import template_apply
+from mappings.types import Invalid, datetime_pattern, parse_datetime
 from mappings.versions import mapping_version_create
 from tests.harness.customers import make_customer
 from tests.harness.signing import sign_with_botocore
@@ -221,3 +226,24 @@ def test_both_documents_answer_every_endpoint_with_the_same_codes_and_envelope(
     assert list(mine) == list(theirs)
     for name, schema in mine.items():
         assert schema.get("description") == theirs[name].get("description"), name
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        *DATETIME_PATTERNS,
+        "YYYY-MM-DDTHH:MM:SS",
+        "%d.%m.%Y %H:%M",
+        "hh:mm DD.MM.YYYY",
+        "DD.MM.YYYY hh",  # "hh" alone is no token: the API reads the letters
+    ],
+)
+def test_a_datetime_formats_pattern_matches_exactly_what_the_api_reads(fmt):
+    pattern = re.compile(datetime_regex(fmt))
+    written = dt.datetime(2021, 3, 18, 11, 35, 24).strftime(datetime_pattern(fmt))
+    assert pattern.match(written)
+    assert parse_datetime(written, fmt)
+    wrong = written.replace("18", "1x", 1)
+    assert not pattern.match(wrong)
+    with pytest.raises(Invalid):
+        parse_datetime(wrong, fmt)
