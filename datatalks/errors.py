@@ -15,10 +15,6 @@ class PayloadInvalid(ApiError):
     """The body or its ``data`` broke one or more rules; every problem is listed."""
 
 
-class Forbidden(ApiError):
-    status_code = 403
-
-
 class NotFound(ApiError):
     status_code = 404
 
