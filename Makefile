@@ -26,8 +26,10 @@ test: install
 
 ## make soak: the slow fault tests and 500 fuzzed requests per endpoint (under 10 min),
 ## then a summary table of what was tried and what was lost (scripts/soak_report.py).
+## The slow-client test runs nginx (Debian's package, installed when missing).
 SOAK_RESULTS := var/soak/results.jsonl
 soak: install
+	./scripts/install_nginx.sh
 	rm -f $(SOAK_RESULTS)
 	eval "$$(./scripts/services.sh)" && \
 	export DATATALKS_SOAK_RESULTS=$(SOAK_RESULTS) DATATALKS_FUZZ_EXAMPLES=500 && \

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+from django.db import connection
 
 from .delivery import ROOT, free_port, wait_for
 from .signing import signed_session
@@ -142,6 +143,12 @@ class PrivatePostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def shared_test_database_url() -> str:
+    """The URL of the database the test runs in, for servers of the test's own."""
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 def server_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     """The environment of a server or manage.py command of the test's own."""
     return {
@@ -180,8 +187,15 @@ def api_key_in(env: dict[str, str]) -> tuple[str, str]:
 class Gunicorn:
     """The API under gunicorn (the production server), in its own process group."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2):
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        workers: int = 2,
+        extra_args: tuple[str, ...] = (),
+    ):
         self.env = env
+        self.extra_args = extra_args
         self.log_path = log_path
         self.workers = workers
         self.port = free_port()
@@ -206,6 +220,7 @@ class Gunicorn:
                 "5",
                 # The default control socket is one path per user: servers would clash.
                 "--no-control-socket",
+                *self.extra_args,
             ],
             cwd=ROOT,
             env=self.env,

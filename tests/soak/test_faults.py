@@ -12,7 +12,6 @@ import time
 import uuid
 
 import pytest
-from django.db import connection
 
 from datatalks.api import UNAVAILABLE
 from ingestion.credentials import credential_create
@@ -39,6 +38,7 @@ from tests.harness.faults import (
     record_figures,
     send,
     server_env,
+    shared_test_database_url,
 )
 from tests.harness.signing import signed_session
 
@@ -56,11 +56,6 @@ def profile(n: int, tag: str = "f") -> dict:
             "email": f"{tag}{n}@load.example",
         },
     }
-
-
-def shared_test_database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @pytest.fixture
