@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test soak lint format install migrate demo bench
+.PHONY: run test soak lint format install migrate demo bench prometheus
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,12 @@ install: $(STAMP)
 run: install
 	./scripts/run.sh
 
+## make prometheus: Debian's prometheus, for the metrics test, when it is missing.
+prometheus:
+	./scripts/install_prometheus.sh
+
 ## make test: the whole suite against PostgreSQL and Redis.
-test: install
+test: install prometheus
 	eval "$$(./scripts/services.sh)" && $(PY) -m pytest $(PYTEST_ARGS)
 
 ## make soak: the slow fault tests and 500 fuzzed requests per endpoint (under 10 min),

@@ -1,6 +1,20 @@
-"""gunicorn reads this file from the working directory by default (make run, make bench)."""
+"""gunicorn reads this file from the working directory by default (make run, make bench,
+the tests' servers)."""
 
 import gc
+import os
+import shutil
+import tempfile
+
+# Prometheus multiprocess mode (datatalks/metrics.py): each worker writes its metrics
+# to files in this directory and /metrics adds them up. It must be set before a worker
+# imports prometheus_client. scripts/run.sh sets it (shared with the Celery worker, and
+# emptied at each start); otherwise this server gets a fresh directory of its own,
+# removed when it stops, so a restart never adds old counts.
+_OWN_METRICS_DIR = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="datatalks-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
 
 
 def post_worker_init(worker):
@@ -12,3 +26,17 @@ def post_worker_init(worker):
 # An access log (--access-logfile) names the path, never the query string: a presigned
 # request's query string holds its signature (X-Amz-Signature, X-Amz-Credential).
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+def child_exit(server, worker):
+    # A dead worker's live gauges go; its counters stay in the sums. Imported here,
+    # after the directory above is in the environment (prometheus_client reads it
+    # when first imported).
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)

@@ -3,8 +3,10 @@
 import os
 from pathlib import Path
 
-from celery import Celery, bootsteps
+from celery import Celery, bootsteps, signals
 from django.conf import settings
+
+from .metrics import process_dead
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datatalks.settings")
 
@@ -54,3 +56,9 @@ class HeartbeatFile(bootsteps.StartStopStep):
 
 
 app.steps["consumer"].add(HeartbeatFile)
+
+
+@signals.worker_process_shutdown.connect
+def _pool_process_ended(pid=None, **kwargs):
+    """A pool process's live gauges go with it (Prometheus multiprocess mode)."""
+    process_dead(pid or os.getpid())

@@ -143,6 +143,8 @@ DATATALKS_WORKER_HEARTBEAT_FILE = env_str("DATATALKS_WORKER_HEARTBEAT_FILE", "")
 DATATALKS_WORKER_HEARTBEAT_SECONDS = env_int(
     "DATATALKS_WORKER_HEARTBEAT_SECONDS", 5, minimum=1
 )
+# GET /metrics answers a bearer of this token; unset, the endpoint answers 404.
+DATATALKS_METRICS_TOKEN = env_str("DATATALKS_METRICS_TOKEN", "")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from datatalks.api import envelope
 
 from .caller import ApiCaller
+from .metrics import request_observe
 from .request_log import request_log_write
 from .services import Rejected
 from .validation import Judgement
@@ -70,12 +71,19 @@ class ApiView(APIView):
     def log(
         self, response: Response, judgement: Judgement, *, changed: bool | None = None
     ) -> None:
+        seconds = time.perf_counter() - self.started
+        request_observe(
+            request=self.request,
+            caller=self.caller,
+            status_code=response.status_code,
+            seconds=seconds,
+        )
         request_log_write(
             request=self.request,
             caller=self.caller,
             status_code=response.status_code,
             answer=response.data if isinstance(response.data, dict) else {},
             judgement=judgement,
-            duration_ms=(time.perf_counter() - self.started) * 1000,
+            duration_ms=seconds * 1000,
             changed=changed,
         )

@@ -9,6 +9,7 @@ from django.conf import settings
 from datatalks.api import envelope_response
 
 from .apiview import NOT_JUDGED, ApiView
+from .metrics import request_observe
 from .request_log import request_log_write
 
 API_PREFIXES = ("/v2/", "/v3/")
@@ -40,13 +41,20 @@ class ApiRequestMiddleware:
         started = time.perf_counter()
         response = self._too_large(request) or self.get_response(request)
         if not _answered_by_api_view(request):
+            seconds = time.perf_counter() - started
+            request_observe(
+                request=request,
+                caller=None,
+                status_code=response.status_code,
+                seconds=seconds,
+            )
             request_log_write(
                 request=request,
                 caller=None,
                 status_code=response.status_code,
                 answer=_json(response),
                 judgement=NOT_JUDGED,
-                duration_ms=(time.perf_counter() - started) * 1000,
+                duration_ms=seconds * 1000,
             )
         # API answers are JSON only: nothing in them may load or frame anything.
         response.setdefault(

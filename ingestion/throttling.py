@@ -14,6 +14,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
 from .caller import ApiCaller
+from .metrics import rate_limit_observe
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class KeyRateThrottle(BaseThrottle):
         if count is None or count <= limit:
             return True
         wait = WINDOW_SECONDS - (now % WINDOW_SECONDS)
+        rate_limit_observe(caller=caller)
         raise Throttled(
             wait=wait,
             detail=f"Rate limit exceeded: {limit} requests per minute for this key.",

@@ -3,6 +3,7 @@ from django.urls import path
 from mappings.categories import PATH_OF_CATEGORY
 
 from .files.views import FileErrorsView, FileView, upload_view
+from .metrics_views import MetricsView
 from .schema_views import CustomerSchemaView
 from .views import batch_view, ingest_view
 
@@ -17,6 +18,7 @@ urlpatterns = [
     for name in CATEGORY_PATHS
 ]
 urlpatterns += [path("v3/schema", CustomerSchemaView.as_view(), name="v3-schema")]
+urlpatterns += [path("metrics", MetricsView.as_view(), name="metrics")]
 urlpatterns += [
     path(f"v3/files/{name}", upload_view(name), name=f"v3-files-{name}")
     for name in CATEGORY_PATHS

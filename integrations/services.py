@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from mappings.models import Category, Customer
 
+from .metrics import deliveries_observe
 from .models import Delivery, DeliveryStatus, MappingEntry, SalesmanagoAccount
 from .routing import routes_for
 from .salesmanago.client import (
@@ -544,11 +545,17 @@ def _record(
             default=F(name),
             output_field=Delivery._meta.get_field(name),
         )
-    Delivery.objects.filter(
+    count = Delivery.objects.filter(
         pk__in=[d.pk for d in deliveries],
         claim=deliveries[0].claim,
         status=DeliveryStatus.SENDING,
     ).update(claim=None, call_started_at=None, **fields)
+    deliveries_observe(
+        account_id=deliveries[0].account_id,
+        status=fields["status"],
+        deliveries=deliveries,
+        count=count,
+    )
 
 
 IN_DOUBT = (

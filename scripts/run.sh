@@ -12,6 +12,12 @@ PORT="${DATATALKS_PORT:-8000}"
 SANDBOX_PORT="${DATATALKS_SANDBOX_PORT:-8765}"
 export SALESMANAGO_URL="${SALESMANAGO_URL:-http://127.0.0.1:$SANDBOX_PORT}"
 URL="http://127.0.0.1:$PORT"
+# Prometheus multiprocess mode: web and worker processes write their metrics here and
+# /metrics adds them up (docs/operations.md); emptied at each start, so counts begin
+# at zero as Prometheus expects of a restarted target.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-${DATATALKS_VAR_DIR:-var}/prometheus}"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+rm -f "$PROMETHEUS_MULTIPROC_DIR"/*.db
 PY=.venv/bin/python
 BIN=.venv/bin
 

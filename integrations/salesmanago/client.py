@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -29,6 +30,7 @@ from .addresses import (
 )
 from .errors import Exchange, SalesmanagoError
 from .limits import MAX_CONTACTS, MAX_EVENTS, MAX_PRODUCTS
+from .metrics import call_observe
 from .results import (
     ItemResult,
     contact_results,
@@ -212,6 +214,8 @@ class SalesmanagoClient:
         self, started: float, url: str, request: str, status: int | None, text: str
     ) -> Exchange:
         elapsed = (time.monotonic() - started) * 1000
+        code = str(status) if status is not None else text
+        call_observe(path=urlsplit(url).path, code=code, seconds=elapsed / 1000)
         logger.info(
             "Salesmanago POST %s -> %s in %.0f ms",
             url,

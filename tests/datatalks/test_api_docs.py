@@ -13,7 +13,7 @@ ENDPOINTS.append("/v3/schema")  # the caller's own document (ingestion/schema_vi
 ENDPOINTS += [f"/v3/files/{n}" for n in CATEGORIES]
 ENDPOINTS += ["/v3/files/{file_id}", "/v3/files/{file_id}/errors"]
 # Operations (datatalks/ops.py, docs/operations.md).
-ENDPOINTS += ["/healthz", "/readyz"]
+ENDPOINTS += ["/healthz", "/readyz", "/metrics"]
 
 
 def test_schema_validates_without_warnings(capsys):
