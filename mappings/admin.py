@@ -21,6 +21,7 @@ from datatalks.admin_readonly import ReadOnlyAdminMixin
 from . import admin_views
 from .admin_forms import profile_hard_ids
 from .models import (
+    FIELD_RULES,
     Customer,
     DataPointType,
     FieldMapping,
@@ -184,17 +185,7 @@ class FieldMappingInline(admin.TabularInline):
     model = FieldMapping
     formset = FieldMappingFormSet
     extra = 1
-    fields = [
-        "position",
-        "source_field",
-        "cdp_field",
-        "data_type",
-        "format",
-        "optional",
-        "hard_id",
-        "secondary_id",
-        "references",
-    ]
+    fields = ["position", *FIELD_RULES, "references"]
     ordering = ["position", "id"]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):

@@ -7,7 +7,13 @@ from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, formset_factory
 
 from .importing import max_upload_bytes
-from .models import Category, DataPointType, FieldMapping, active_type_check
+from .models import (
+    FIELD_RULES,
+    Category,
+    DataPointType,
+    FieldMapping,
+    active_type_check,
+)
 
 
 class UploadForm(forms.Form):
@@ -40,16 +46,7 @@ class ProposalForm(forms.ModelForm):
 
     class Meta:
         model = FieldMapping
-        fields = [
-            "source_field",
-            "cdp_field",
-            "data_type",
-            "format",
-            "optional",
-            "hard_id",
-            "secondary_id",
-            "references",
-        ]
+        fields = [*FIELD_RULES, "references"]
         widgets = {
             "source_field": forms.TextInput(attrs={"size": 18}),
             "cdp_field": forms.TextInput(attrs={"size": 18}),

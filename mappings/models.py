@@ -157,6 +157,19 @@ class DataPointType(models.Model):
         )
 
 
+# What a field of a mapping says (besides its position and the field it refers to): the
+# admin edits these, a mapping version records them, the compiled spec reads them.
+FIELD_RULES = (
+    "source_field",
+    "cdp_field",
+    "data_type",
+    "format",
+    "optional",
+    "hard_id",
+    "secondary_id",
+)
+
+
 class FieldMapping(models.Model):
     """One field of a data point type: where it comes from, what it is, how it is checked."""
 

@@ -10,14 +10,9 @@ from .spec import config_revision_bump
 @receiver([post_save, post_delete], sender=DataPointType)
 @receiver([post_save, post_delete], sender=GroupKey)
 def _type_or_key_changed(sender, instance, **kwargs):
-    config_revision_bump(customer_id=instance.customer_id)
+    config_revision_bump(pk=instance.customer_id)
 
 
 @receiver([post_save, post_delete], sender=FieldMapping)
 def _field_changed(sender, instance, **kwargs):
-    customer_id = (
-        DataPointType.objects.filter(pk=instance.data_point_type_id)
-        .values_list("customer_id", flat=True)
-        .first()
-    )
-    config_revision_bump(customer_id=customer_id)
+    config_revision_bump(data_point_types=instance.data_point_type_id)

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from django.db.models import F
 
-from .models import Customer, DataPointType, FieldMapping, GroupKey
+from .models import FIELD_RULES, Customer, DataPointType, FieldMapping, GroupKey
 from .types import PARSERS
 
 
@@ -61,16 +61,17 @@ class CustomerSpec:
     default_group_key: str | None
 
 
-def config_revision_bump(*, customer_id: int | None) -> None:
-    """Invalidates the customer's compiled specs: the one place its revision moves.
+def config_revision_bump(**customers) -> None:
+    """Invalidates the compiled specs of the customers that match ``customers`` (a
+    Customer filter: ``pk=...``, ``data_point_types=...``): the one place a
+    customer's configuration revision moves.
 
     Called whenever something a spec (or integrations.routing) reads is changed; an
     ``update()`` sends no signal, so its caller calls this too.
     """
-    if customer_id is not None:
-        Customer.objects.filter(pk=customer_id).update(
-            config_revision=F("config_revision") + 1
-        )
+    Customer.objects.filter(**customers).update(
+        config_revision=F("config_revision") + 1
+    )
 
 
 def spec_for_customer(*, customer: Customer) -> CustomerSpec:
@@ -83,17 +84,7 @@ def _compile(customer_id: int, revision: int) -> CustomerSpec:
     fields_by_type: dict[int, list[FieldSpec]] = {}
     rows = (
         FieldMapping.objects.filter(data_point_type__customer_id=customer_id)
-        .values(
-            "data_point_type_id",
-            "source_field",
-            "cdp_field",
-            "data_type",
-            "format",
-            "optional",
-            "hard_id",
-            "secondary_id",
-            "references__data_point_type_id",
-        )
+        .values("data_point_type_id", *FIELD_RULES, "references__data_point_type_id")
         .order_by("position", "id")
     )
     for row in rows:

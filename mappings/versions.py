@@ -10,18 +10,16 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
-from .models import DataPointType, FieldMapping, MappingVersion, active_type_check
+from .models import (
+    FIELD_RULES,
+    DataPointType,
+    FieldMapping,
+    MappingVersion,
+    active_type_check,
+)
 from .spec import config_revision_bump
 
-SNAPSHOT_KEYS = [
-    "source_field",
-    "cdp_field",
-    "data_type",
-    "format",
-    "optional",
-    "hard_id",
-    "secondary_id",
-]
+SNAPSHOT_KEYS = FIELD_RULES
 
 
 def mapping_snapshot(*, data_point_type: DataPointType) -> list[dict[str, Any]]:
@@ -60,7 +58,7 @@ def mapping_version_create(*, data_point_type: DataPointType, user) -> MappingVe
     # update() sends no signal, so the customer's compiled spec (which carries the
     # type's version into the request log) is invalidated here explicitly.
     DataPointType.objects.filter(pk=locked.pk).update(version=number)
-    config_revision_bump(customer_id=locked.customer_id)
+    config_revision_bump(pk=locked.customer_id)
     data_point_type.version = number
     return version
 

@@ -8,21 +8,11 @@ from django.urls import reverse
 
 from ingestion import examples
 from ingestion.models import RequestLog
-from mappings.models import DataPointType, FieldMapping, MappingVersion
+from mappings.models import FIELD_RULES, DataPointType, FieldMapping, MappingVersion
 from mappings.spec import spec_for_customer
 from mappings.versions import mapping_version_create, snapshot_changes
 
-INLINE_KEYS = [
-    "position",
-    "source_field",
-    "cdp_field",
-    "data_type",
-    "format",
-    "optional",
-    "hard_id",
-    "secondary_id",
-    "references",
-]
+INLINE_KEYS = ["position", *FIELD_RULES, "references"]
 
 
 @pytest.fixture

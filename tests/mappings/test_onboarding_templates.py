@@ -5,7 +5,13 @@ from django.urls import reverse
 
 from ingestion.customer_schema import example_body
 from ingestion.services import datapoint_try
-from mappings.models import Customer, DataPointType, FieldMapping, GroupKey
+from mappings.models import (
+    FIELD_RULES,
+    Customer,
+    DataPointType,
+    FieldMapping,
+    GroupKey,
+)
 from mappings.onboarding_templates import TEMPLATES, template_apply
 from mappings.spec import spec_for_customer
 from tests.harness.customers import caller_for
@@ -24,13 +30,7 @@ def mapping_state(customer) -> list[tuple]:
             "data_point_type__category",
             "data_point_type__active",
             "data_point_type__version",
-            "source_field",
-            "cdp_field",
-            "data_type",
-            "format",
-            "optional",
-            "hard_id",
-            "secondary_id",
+            *FIELD_RULES,
             "references__data_point_type__name",
             "references__source_field",
             "position",
