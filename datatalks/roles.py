@@ -32,6 +32,9 @@ _RECORDS = {
     "ingestion.identitycollision": _VIEW,
     "integrations.delivery": _VIEW,
     "ingestion.fileupload": _VIEW,
+    "ingestion.erasurelog": _VIEW,
+    "ingestion.suppression": _VIEW,
+    "ingestion.retentionperiods": _VIEW,
 }
 
 ROLES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -48,6 +51,11 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         **_RECORDS,
         # Uploading a file for a customer is ingesting it, as the customer's key would.
         "ingestion.fileupload": ("add", "view"),
+        # A person's data on request: erase from a data point's page, lift a
+        # suppression, set a customer's retention periods.
+        "ingestion.datapoint": ("view", "erase"),
+        "ingestion.suppression": ("change", "view"),
+        "ingestion.retentionperiods": _EDIT,
     },
     SUPPORT: {
         "mappings.customer": _VIEW,

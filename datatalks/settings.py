@@ -362,7 +362,24 @@ if DELIVERY_STUCK_SECONDS <= DELIVERY_TASK_TIME_LIMIT_SECONDS:
     raise ImproperlyConfigured(
         "DATATALKS_DELIVERY_STUCK_SECONDS must exceed DATATALKS_DELIVERY_TASK_TIME_LIMIT_SECONDS"
     )
+# Retention (ingestion/privacy/retention.py): defaults a customer's own periods
+# override; the beat task deletes in batches of DATATALKS_RETENTION_BATCH rows, one
+# short transaction each.
+DATATALKS_RETENTION_REQUEST_LOG_DAYS = env_int(
+    "DATATALKS_RETENTION_REQUEST_LOG_DAYS", 90, minimum=1
+)
+DATATALKS_RETENTION_DELIVERIES_DAYS = env_int(
+    "DATATALKS_RETENTION_DELIVERIES_DAYS", 30, minimum=1
+)
+DATATALKS_RETENTION_BATCH = env_int("DATATALKS_RETENTION_BATCH", 2000, minimum=1)
+DATATALKS_RETENTION_SWEEP_SECONDS = env_int(
+    "DATATALKS_RETENTION_SWEEP_SECONDS", 3600, minimum=1
+)
 CELERY_BEAT_SCHEDULE = {
+    "retention": {
+        "task": "ingestion.tasks.retention_task",
+        "schedule": float(DATATALKS_RETENTION_SWEEP_SECONDS),
+    },
     "sweep-deliveries": {
         "task": "integrations.tasks.deliveries_sweep_task",
         "schedule": float(DELIVERY_SWEEP_SECONDS),

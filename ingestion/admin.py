@@ -27,6 +27,7 @@ from .models import (
     SecondaryIdentifier,
 )
 from .onboarding import onboarding_checklist
+from .privacy.admin import DataPointPrivacyMixin, RetentionInline
 
 _BY_CUSTOMER = ("customer", admin.RelatedOnlyFieldListFilter)
 
@@ -36,6 +37,8 @@ admin.site.unregister(Customer)
 @admin.register(Customer)
 class CustomerAdmin(onboarding.CustomerAdmin):
     """The onboarding customer admin, with the pages that run the API's own code."""
+
+    inlines = [*onboarding.CustomerAdmin.inlines, RetentionInline]
 
     def get_urls(self):
         return [
@@ -274,7 +277,7 @@ class SecondaryIdentifierInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(DataPoint)
-class DataPointAdmin(ReadOnlyAdmin):
+class DataPointAdmin(DataPointPrivacyMixin, ReadOnlyAdmin):
     list_display = [
         "datatalks_id",
         "customer",

@@ -10,7 +10,7 @@ from typing import Any
 
 from datatalks.api import ERROR_ANSWERS, envelope_json_schema
 from mappings.categories import PATH_OF_CATEGORY
-from mappings.models import Customer, DataPointType
+from mappings.models import Category, Customer, DataPointType
 from mappings.spec import CustomerSpec, FieldSpec, TypeSpec, spec_for_customer
 from mappings.types import (
     DataType,
@@ -18,6 +18,8 @@ from mappings.types import (
     datetime_pattern,
     datetime_tokens,
 )
+
+from .privacy.schema import customer_profile_paths
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ENVELOPE = "datatalks.Envelope"  # a type name cannot hold a dot: no clash
@@ -306,6 +308,9 @@ def _paths(spec: CustomerSpec) -> dict[str, Any]:
             "post": _ingest("v3", path_name, names, batch, batch=True)
         }
     paths["/v3/schema"] = {"get": _schema_operation()}
+    if any(t.category == Category.PROFILE for t in _active_types(spec)):
+        envelope = f"#/components/schemas/{ENVELOPE}"
+        paths["/v3/profiles/{datatalksId}"] = customer_profile_paths(envelope)
     return paths
 
 

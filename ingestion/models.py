@@ -84,9 +84,12 @@ class DataPoint(models.Model):
     revision = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set by an erasure: the values, Hard-ID and secondary ids are gone; the id stays.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "data point"
+        permissions = [("erase_datapoint", "Can erase a person's data")]
         constraints = [
             models.UniqueConstraint(
                 fields=["customer", "environment", "data_point_type", "hard_id"],
@@ -357,3 +360,11 @@ class RollupMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} until {self.until}"
+
+
+# The privacy models live in their own module; imported here so they are the app's.
+from .privacy.models import (  # noqa: E402, F401
+    ErasureLog,
+    RetentionPeriods,
+    Suppression,
+)

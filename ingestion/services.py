@@ -17,6 +17,7 @@ from mappings.spec import CustomerSpec, spec_for_customer
 
 from .caller import ApiCaller
 from .models import DataPoint
+from .privacy.suppression import REFUSED, split_suppressed, suppression_refusals
 from .storage import (
     Stored,
     hard_key_of,
@@ -61,6 +62,8 @@ def datapoint_ingest(
     request, errors = validate_body(body, spec=spec, category=category, version=version)
     if errors:
         raise Rejected(*errors, judgement=judgement)
+    if suppression_refusals(caller=caller, requests=[request]):
+        raise Rejected(REFUSED, judgement=judgement)
     try:
         with transaction.atomic():
             [stored] = _store(caller=caller, spec=spec, requests=[request])
@@ -97,6 +100,9 @@ def datapoints_ingest_batch(
             results[index] = ItemResult(index, False, errors, None)
         else:
             valid.append((index, request))
+    valid, suppressed = split_suppressed(caller=caller, items=valid)
+    for index in suppressed:
+        results[index] = ItemResult(index, False, [REFUSED], None)
     with transaction.atomic():
         for index, stored_or_error in _store_batch(caller, spec, valid):
             results[index] = stored_or_error

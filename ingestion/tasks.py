@@ -1,10 +1,11 @@
-"""Thin Celery entry points: files (ingestion.files.services) and the request log's
-rollup for the data health page (rollups.py)."""
+"""Thin Celery entry points: files (ingestion.files.services), the request log's
+rollup for the data health page (rollups.py), and retention (privacy/retention.py)."""
 
 from celery import shared_task
 from django.conf import settings
 
 from .files import services
+from .privacy.retention import retention_enforce
 from .rollups import requestlog_rollup
 
 # Redelivered if a worker dies (acks_late); a file's progress is in the database, so a
@@ -39,3 +40,9 @@ def files_sweep_task() -> int:
 def requestlog_rollup_task() -> int:
     """Counts the request log rows logged since the last run (beat, every minute)."""
     return requestlog_rollup()
+
+
+@shared_task(name="ingestion.tasks.retention_task", acks_late=True, time_limit=3600)
+def retention_task() -> dict[str, int]:
+    """Beat: deletes what is past each customer's retention periods, in batches."""
+    return retention_enforce()

@@ -4,6 +4,7 @@ from mappings.categories import PATH_OF_CATEGORY
 
 from .files.views import FileErrorsView, FileView, upload_view
 from .metrics_views import MetricsView
+from .privacy.views import ProfileView
 from .schema_views import CustomerSchemaView
 from .views import batch_view, ingest_view
 
@@ -27,4 +28,8 @@ urlpatterns += [
     path(
         "v3/files/<str:file_id>/errors", FileErrorsView.as_view(), name="v3-file-errors"
     ),
+]
+# After /v3/profiles/batch, which is not a Datatalks ID.
+urlpatterns += [
+    path("v3/profiles/<str:datatalks_id>", ProfileView.as_view(), name="v3-profile")
 ]

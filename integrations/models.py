@@ -210,6 +210,12 @@ class DeliveryStatus(models.TextChoices):
     DEAD = "dead", "Dead (gave up retrying)"
     SUPERSEDED = "superseded", "Superseded by a newer revision"
     UNKNOWN = "unknown", "Outcome unknown (the worker stopped during the call)"
+    CANCELLED = "cancelled", "Cancelled (the person was erased)"
+
+
+class DeliveryKind(models.TextChoices):
+    UPSERT = "upsert", "Send (create or update)"
+    ERASE = "erase", "Erase (delete the contact)"
 
 
 class Delivery(models.Model):
@@ -229,6 +235,17 @@ class Delivery(models.Model):
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
+    # A database default too: the outbox is written with raw INSERTs that name only
+    # the columns of a send.
+    kind = models.CharField(
+        max_length=8,
+        choices=DeliveryKind.choices,
+        default=DeliveryKind.UPSERT,
+        db_default=DeliveryKind.UPSERT,
+    )
+    # An erase delivery's contact e-mail, encrypted, kept only until Salesmanago has
+    # answered: the person's values are already erased everywhere else.
+    contact_email = EncryptedTextField(null=True, blank=True, editable=False)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -276,6 +293,8 @@ class Delivery(models.Model):
                 condition=Q(status="sent"),
                 name="delivery_sent",
             ),
+            # Retention finds what is past its period without reading the table.
+            models.Index(fields=["account", "created_at"], name="delivery_by_age"),
         ]
 
     def __str__(self) -> str:

@@ -20,7 +20,13 @@ from django.utils import timezone
 from mappings.models import Category, Customer
 
 from .metrics import deliveries_observe
-from .models import Delivery, DeliveryStatus, MappingEntry, SalesmanagoAccount
+from .models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    MappingEntry,
+    SalesmanagoAccount,
+)
 from .routing import routes_for
 from .salesmanago.client import (
     Credentials,
@@ -30,7 +36,14 @@ from .salesmanago.client import (
 )
 from .salesmanago.errors import Exchange, SalesmanagoError
 from .salesmanago.limits import MAX_CONTACTS, MAX_EVENTS, MAX_PRODUCTS
-from .salesmanago.payloads import REQUIRED, Entry, PayloadError, build_item, require
+from .salesmanago.payloads import (
+    REQUIRED,
+    Entry,
+    PayloadError,
+    build_item,
+    require,
+    with_consent,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +170,15 @@ def account_deliver(*, account_id: int, limit: int = 1000) -> int:
         if not claimed:
             return 0
         client = SalesmanagoClient(_credentials(account))
+        # Erasures first: an upsert claimed with one is of a later data point (the
+        # same person sent again), and must not be deleted by it.
+        _erase_contacts(client, [d for d in claimed if d.kind == DeliveryKind.ERASE])
         for category in SEND_ORDER:
-            batch = [d for d in claimed if d.category == category]
+            batch = [
+                d
+                for d in claimed
+                if d.category == category and d.kind == DeliveryKind.UPSERT
+            ]
             if category == Category.EVENT:
                 batch = _ready_events(account, batch)
             size = BATCH_SIZE[category]
@@ -305,17 +325,15 @@ def _wait(events: list[Delivery]) -> None:
 
 def _send(client, account, category: str, batch: list[Delivery]) -> None:
     items, sendable = _build(account, category, batch)
-    if category == Category.PROFILE and any(d.call_started_at for d in sendable):
+    if category == Category.PROFILE and sendable:
         try:
-            items, sendable = _skip_confirmed(client, items, sendable)
+            items, sendable = _contacts_checked(client, items, sendable)
         except SalesmanagoError as exc:
             _record_call_failure(sendable, exc)
             return
+    items, sendable = _still_ours(items, sendable)
     if not sendable:
         return
-    Delivery.objects.filter(
-        pk__in=[d.pk for d in sendable], claim=sendable[0].claim
-    ).update(call_started_at=timezone.now())
     try:
         sent = _call(client, account, category, items)
     except SalesmanagoError as exc:
@@ -332,25 +350,100 @@ def _send(client, account, category: str, batch: list[Delivery]) -> None:
     _record_results(sendable, sent)
 
 
+NOTHING_TO_DELETE = "Not in Salesmanago: there was no contact to delete."
+NO_EMAIL = (
+    "Not sent: the Salesmanago mapping gives no contact e-mail for this person, so "
+    "the contact to delete is unknown; delete it in Salesmanago by hand."
+)
+
+
+def contact_email_of(*, data_point) -> str | None:
+    """The e-mail of the contact a profile (``ingestion.DataPoint``) is sent as, by
+    its type's Salesmanago mapping; None when the mapping gives none."""
+    entries = _entries([data_point.data_point_type_id]).get(
+        data_point.data_point_type_id, ()
+    )
+    try:
+        item = build_item(entries, data_point.data, profile=None, time_zone="UTC")
+    except ValueError:
+        return None
+    email = (item.get("contact") or {}).get("email")
+    return str(email) if email else None
+
+
+def _erase_contacts(client, erases: list[Delivery]) -> None:
+    """Deletes each erased person's contact, one call each (batchDelete's item shape
+    is unverified); the same retries as any send. A contact Salesmanago does not
+    have is recorded as erased with a note. The e-mail is dropped once it is done."""
+    for delivery in erases:
+        if not delivery.contact_email:
+            _fail([delivery], {delivery.pk: NO_EMAIL})
+            continue
+        note, exchange = "", None
+        try:
+            if client.contacts_modified_on([delivery.contact_email]):
+                exchange = client.delete_contact(delivery.contact_email)
+            else:
+                note = NOTHING_TO_DELETE
+        except SalesmanagoError as exc:
+            _record_call_failure([delivery], exc)
+            continue
+        _record(
+            [delivery],
+            status=DeliveryStatus.SENT,
+            sent_at=timezone.now(),
+            attempts=F("attempts") + 1,
+            last_error=note,
+            contact_email=None,
+            **_excerpts(exchange),
+        )
+
+
 # Salesmanago's clock and ours may differ a little.
 CLOCK_MARGIN_MS = 5000
 
 
-def _skip_confirmed(client, items: list[dict], sendable: list[Delivery]):
-    """Contacts whose last call's outcome is unknown (the worker died during it) are
-    looked up first: one that Salesmanago modified after that call began is recorded
-    as sent, not upserted again."""
+def _still_ours(items: list[dict], sendable: list[Delivery]):
+    """Marks the batch as on the wire, and keeps only the deliveries still claimed: an
+    erasure cancels its person's deliveries, in flight ones included, so nothing of an
+    erased person is sent once the erasure has committed."""
+    if not sendable:
+        return items, sendable
+    ours = Delivery.objects.filter(
+        pk__in=[d.pk for d in sendable],
+        claim=sendable[0].claim,
+        status=DeliveryStatus.SENDING,
+    )
+    if ours.update(call_started_at=timezone.now()) == len(sendable):
+        return items, sendable
+    kept = set(ours.values_list("pk", flat=True))
+    pairs = [(i, d) for i, d in zip(items, sendable, strict=True) if d.pk in kept]
+    return [i for i, _ in pairs], [d for _, d in pairs]
+
+
+def _contacts_checked(client, items: list[dict], sendable: list[Delivery]):
+    """Asks Salesmanago which contacts exist (one call per batch): a new contact is
+    created opted in, an existing one keeps its consent; and a contact whose last
+    call's outcome is unknown is not upserted again if that call landed."""
+    modified = client.contacts_modified_on([i["contact"]["email"] for i in items])
+    items, sendable = _skip_confirmed(modified, items, sendable)
+    return [
+        with_consent(i, existing=i["contact"]["email"].lower() in modified)
+        for i in items
+    ], sendable
+
+
+def _skip_confirmed(modified: dict, items: list[dict], sendable: list[Delivery]):
+    """Contacts whose last call's outcome is unknown (the worker died during it): one
+    that Salesmanago modified after that call began is recorded as sent, not upserted
+    again. ``modified``: epoch ms by lower-cased e-mail of the existing contacts."""
     doubtful = {
         d.pk: int(d.call_started_at.timestamp() * 1000) - CLOCK_MARGIN_MS
         for d in sendable
         if d.call_started_at
     }
-    emails = [
-        i["contact"]["email"]
-        for i, d in zip(items, sendable, strict=True)
-        if d.pk in doubtful
-    ]
-    modified = client.contacts_modified_on(emails)
+    if not doubtful:
+        return items, sendable
     confirmed = [
         d
         for i, d in zip(items, sendable, strict=True)

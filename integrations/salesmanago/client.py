@@ -48,6 +48,7 @@ RESPONSE_EXCERPT_CHARS = 1000
 
 BASIC_PATH = "/api/contact/basic"
 CONTACTS_PATH = "/api/contact/batchupsert"
+DELETE_PATH = "/api/contact/delete"
 EVENTS_PATH = "/api/v2/contact/addBatchContactExtEvent"
 PRODUCTS_PATH = "/v3/product/upsert"
 
@@ -113,8 +114,26 @@ class SalesmanagoClient:
     def upsert_contacts(self, items: list[dict]) -> Sent:
         """Creates or updates contacts (upsertDetails entries) with one batchupsert."""
         _check_count("contacts", items, MAX_CONTACTS)
-        data, exchange = self._post_v2(CONTACTS_PATH, {"upsertDetails": items})
+        # No double opt-in e-mail: consent is the items' force flags (payloads.py).
+        body = {"upsertDetails": items, "useApiDoubleOptIn": False}
+        data, exchange = self._post_v2(CONTACTS_PATH, body)
         return Sent(contact_results(items, data), exchange)
+
+    def delete_contact(self, email: str) -> Exchange:
+        """Deletes one contact for good (``permanently``: not only hidden).
+
+        The e-mail is kept out of the exchange. Some servers answer a delete with an
+        empty HTTP 200 rather than JSON (reference §4): that is a success too.
+        """
+        payload = {"email": email, "permanently": True}
+        try:
+            _, exchange = self._post_v2(DELETE_PATH, payload, hidden=(email,))
+        except SalesmanagoError as exc:
+            answered = exc.exchange.response.strip() if exc.exchange else "?"
+            if exc.status is not None and 200 <= exc.status < 300 and not answered:
+                return exc.exchange
+            raise
+        return exchange
 
     def contacts_modified_on(self, emails: list[str]) -> dict[str, int]:
         """When each existing contact was last modified (epoch ms), by lower-cased
@@ -141,8 +160,12 @@ class SalesmanagoClient:
         status, data, exchange = self._post_v3(PRODUCTS_PATH, body)
         return Sent(product_results(products, status, data), exchange)
 
-    def _post_v2(self, path: str, payload: dict) -> tuple[dict, Exchange]:
-        """POSTs with fresh v2 credentials; returns the body once it says success."""
+    def _post_v2(
+        self, path: str, payload: dict, *, hidden: tuple[str, ...] = ()
+    ) -> tuple[dict, Exchange]:
+        """POSTs with fresh v2 credentials; returns the body once it says success.
+
+        ``hidden``: more values (a person's e-mail) kept out of the exchange."""
         api_key = secrets.token_hex(16)
         creds = self.credentials
         body = {
@@ -153,7 +176,7 @@ class SalesmanagoClient:
             "owner": creds.owner,
             **payload,
         }
-        hidden = (creds.api_secret, creds.v3_api_key, api_key, body["sha"])
+        hidden = (creds.api_secret, creds.v3_api_key, api_key, body["sha"], *hidden)
         status, data, exchange = self._post(
             creds.base_url, path, body, _V2_HEADERS, hidden
         )

@@ -384,3 +384,21 @@ REQUIRED = {
     "event": ("contactEvent.contactExtEventType", "contactEvent.date"),
     "inventory": ("productId", "name"),
 }
+
+
+# The opt-in flags of a contact item (reference §5.1). Consent is never taken from the
+# customer's data: marketing consent cannot be changed through the API.
+_NEW_CONTACT_CONSENT = {
+    "forceOptIn": True,
+    "forceOptOut": False,
+    "forcePhoneOptIn": True,
+    "forcePhoneOptOut": False,
+}
+_NO_CHANGE = dict.fromkeys(_NEW_CONTACT_CONSENT, False)
+
+
+def with_consent(item: dict, *, existing: bool) -> dict:
+    """A contact item with its opt-in flags: a new contact is created opted in; an
+    existing one (removed ones included) is sent "no change" (all four flags false,
+    as the official SDK does), so a person who opted out stays opted out."""
+    return {**item, **(_NO_CHANGE if existing else _NEW_CONTACT_CONSENT)}

@@ -14,6 +14,18 @@ ENDPOINTS += [f"/v3/files/{n}" for n in CATEGORIES]
 ENDPOINTS += ["/v3/files/{file_id}", "/v3/files/{file_id}/errors"]
 # Operations (datatalks/ops.py, docs/operations.md).
 ENDPOINTS += ["/healthz", "/readyz", "/metrics"]
+# A person's data on request (ingestion/privacy/views.py, docs/privacy.md).
+ENDPOINTS.append("/v3/profiles/{datatalks_id}")
+
+
+def test_export_and_erase_are_documented(capsys):
+    call_command("spectacular")
+    schema = yaml.safe_load(capsys.readouterr().out)
+    operations = schema["paths"]["/v3/profiles/{datatalks_id}"]
+    assert {"get", "delete"} <= set(operations)
+    assert {"200", "400", "403", "404"} <= set(operations["delete"]["responses"])
+    names = [p["name"] for p in operations["delete"]["parameters"]]
+    assert "suppress" in names
 
 
 def test_schema_validates_without_warnings(capsys):

@@ -106,8 +106,16 @@ def contact_batch_delete(call: V2Call) -> dict:
 
 
 def _delete(call: V2Call, contact: dict, *, permanently: bool) -> None:
+    """A permanent delete removes the contact and the external events it carried; a
+    soft one marks it ``deleted`` (a later upsert brings it back, consent and all)."""
     if permanently:
         call.contacts.pop(contact["email"].lower(), None)
+        call.store.events[:] = [
+            e
+            for e in call.store.events
+            if (e.get("clientId"), e.get("contactId"))
+            != (call.account.client_id, contact["contactId"])
+        ]
     else:
         contact["deleted"] = True
 

@@ -9,7 +9,8 @@ processes (a Celery worker):
 - ``POST /_sandbox/reset``: forget all data and pending faults;
 - ``POST /_sandbox/faults`` ``{"kind", "count", "retry_after", "delay", "message",
   "paths", "process"}``: the next ``count`` matching calls fail that way (kinds: 500,
-  503, 429, timeout, non_json, success_false, disconnect); ``GET`` lists those pending;
+  503, 429, timeout, non_json, success_false, disconnect); ``GET`` lists those pending,
+  ``DELETE`` drops them (Salesmanago is back);
 - ``POST /_sandbox/accounts`` ``{"clientId", "apiSecret", "owners", "v3ApiKey",
   "catalogs"}``: add or replace an account.
 """
@@ -213,6 +214,11 @@ class Sandbox:
         with self._lock:
             self._faults.append(fault)
 
+    def clear_faults(self) -> None:
+        """Drops every pending fault; the data stays."""
+        with self._lock:
+            self._faults.clear()
+
     def faults(self) -> list[dict]:
         """The faults still pending."""
         with self._lock:
@@ -237,6 +243,9 @@ class Sandbox:
                 return json_reply(200, {"ok": True, "faults": self.faults()})
             if (method, name) == ("GET", "faults"):
                 return json_reply(200, {"faults": self.faults()})
+            if (method, name) == ("DELETE", "faults"):
+                self.clear_faults()
+                return json_reply(200, {"ok": True})
             if (method, name) == ("POST", "accounts"):
                 self.add_account(SandboxAccount.from_json(_json_object(raw)))
                 return json_reply(200, {"ok": True})
@@ -392,6 +401,10 @@ class SandboxServer:
     def fail_next(self, kind: str, count: int = 1, **options: Any) -> None:
         """See Sandbox.fail_next; options: retry_after, delay, message, paths, process."""
         self.sandbox.fail_next(kind, count, **options)
+
+    def clear_faults(self) -> None:
+        """See Sandbox.clear_faults."""
+        self.sandbox.clear_faults()
 
     def add_account(self, account: SandboxAccount) -> None:
         """See Sandbox.add_account."""

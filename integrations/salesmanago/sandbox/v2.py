@@ -262,8 +262,10 @@ def _new_contact(call: V2Call, email: str) -> dict:
         "properties": {},
         "dictionaryProperties": [],
         "consents": [],
-        "optedOut": False,
-        "optedOutPhone": False,
+        # Not subscribed until an opt-in: a contact created without forceOptIn (or
+        # forcePhoneOptIn) is not opted in on that channel.
+        "optedOut": True,
+        "optedOutPhone": True,
         "deleted": False,
         "createdOn": now,
         "modifiedOn": now,

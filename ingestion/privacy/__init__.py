@@ -1,0 +1,1 @@
+"""A person's data on request: erase (and keep erased), export, and retention."""

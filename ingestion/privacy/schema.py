@@ -1,0 +1,160 @@
+"""The OpenAPI description of a person's data on request (documentation only)."""
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+from ingestion.schema import EnvelopeSerializer
+
+_ID = OpenApiParameter(
+    "datatalks_id",
+    OpenApiTypes.UUID,
+    OpenApiParameter.PATH,
+    description="The profile's Datatalks ID.",
+)
+_UNKNOWN = "Not one of your profiles (unknown, another customer's, or not a profile)."
+_COMMON = {
+    400: OpenApiResponse(EnvelopeSerializer, description="Not a Datatalks ID."),
+    403: OpenApiResponse(EnvelopeSerializer, description="Not signed, or refused."),
+    404: OpenApiResponse(EnvelopeSerializer, description=_UNKNOWN),
+    429: OpenApiResponse(EnvelopeSerializer, description="Too many requests."),
+}
+ERASE_TEXT = (
+    "Erases the profile's values, its secondary ids and the values of the events "
+    "linked to it; cancels whatever of it is still to be sent; and deletes its "
+    "contact in every Salesmanago account it was sent to (through the outbox, retried "
+    "until Salesmanago answers). The Datatalks ID, counts and the request log without "
+    "values remain (docs/privacy.md). Erasing again answers 200 and does nothing "
+    "more. With `suppress=true`, later data with the same Hard-ID or any of its "
+    "secondary ids is refused with a 400 until Data Talks staff lift it."
+)
+EXPORT_TEXT = (
+    "Everything stored for the profile: its values, secondary ids, linked events "
+    "(id, type, values; the newest 10,000, with `eventsTotal`) and, per Salesmanago "
+    "account, whether and when it was sent and when its contact was erased there."
+)
+
+
+class SecondaryIdSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    value = serializers.CharField()
+
+
+class EventSerializer(serializers.Serializer):
+    datatalksId = serializers.UUIDField()
+    type = serializers.CharField()
+    createdAt = serializers.DateTimeField()
+    values = serializers.DictField()
+
+
+class AccountSentSerializer(serializers.Serializer):
+    clientId = serializers.CharField()
+    environment = serializers.CharField()
+    sent = serializers.BooleanField()
+    sentAt = serializers.DateTimeField(allow_null=True)
+    erasedAt = serializers.DateTimeField(allow_null=True)
+
+
+class ProfileSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    groupKey = serializers.CharField()
+    createdAt = serializers.DateTimeField()
+    updatedAt = serializers.DateTimeField()
+    erasedAt = serializers.DateTimeField(allow_null=True)
+    values = serializers.DictField()
+    secondaryIds = SecondaryIdSerializer(many=True)
+    eventsTotal = serializers.IntegerField()
+    events = EventSerializer(many=True)
+    salesmanago = AccountSentSerializer(many=True)
+
+
+class ExportEnvelopeSerializer(EnvelopeSerializer):
+    profile = ProfileSerializer()
+
+
+def export_operation() -> dict:
+    return {
+        "operation_id": "v3_profiles_retrieve",
+        "summary": "Everything stored for a person (access request)",
+        "description": EXPORT_TEXT,
+        "tags": ["profiles"],
+        "parameters": [_ID],
+        "responses": {
+            200: OpenApiResponse(ExportEnvelopeSerializer, description="The profile."),
+            **_COMMON,
+        },
+    }
+
+
+def erase_operation() -> dict:
+    return {
+        "operation_id": "v3_profiles_erase",
+        "summary": "Erase a person (erasure request)",
+        "description": ERASE_TEXT,
+        "tags": ["profiles"],
+        "parameters": [
+            _ID,
+            OpenApiParameter(
+                "suppress",
+                OpenApiTypes.BOOL,
+                description="`true`: refuse later data of this person.",
+            ),
+        ],
+        "responses": {
+            200: OpenApiResponse(
+                EnvelopeSerializer, description="Erased; `datatalksId` is the id."
+            ),
+            **_COMMON,
+        },
+    }
+
+
+def customer_profile_paths(envelope_ref: str) -> dict[str, Any]:
+    """The two operations in a customer's own OpenAPI document."""
+    answer = {"application/json": {"schema": {"$ref": envelope_ref}}}
+    texts = {
+        "400": "Not a Datatalks ID (or, for DELETE, a bad `suppress`).",
+        "403": "Missing Authentication Token, or a refused signature.",
+        "404": _UNKNOWN,
+        "429": "Too many requests; retry after `Retry-After` seconds.",
+    }
+    errors = {code: {"description": t, "content": answer} for code, t in texts.items()}
+    parameter = {
+        "name": "datatalksId",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+    suppress = {
+        "name": "suppress",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "boolean"},
+        "description": "`true`: refuse later data of this person.",
+    }
+    return {
+        "parameters": [parameter],
+        "get": {
+            "operationId": "v3_profiles_retrieve",
+            "summary": "Everything stored for a person (access request)",
+            "description": EXPORT_TEXT + " The answer adds `profile` to the envelope.",
+            "tags": ["profiles"],
+            "responses": {
+                "200": {"description": "The profile.", "content": answer},
+                **errors,
+            },
+        },
+        "delete": {
+            "operationId": "v3_profiles_erase",
+            "summary": "Erase a person (erasure request)",
+            "description": ERASE_TEXT,
+            "tags": ["profiles"],
+            "parameters": [suppress],
+            "responses": {
+                "200": {"description": "Erased.", "content": answer},
+                **errors,
+            },
+        },
+    }
