@@ -31,5 +31,5 @@ urlpatterns += [
 ]
 # After /v3/profiles/batch, which is not a Datatalks ID.
 urlpatterns += [
-    path("v3/profiles/<str:datatalks_id>", ProfileView.as_view(), name="v3-profile")
+    path("v3/profiles/<str:datatalksId>", ProfileView.as_view(), name="v3-profile")
 ]

@@ -12,6 +12,7 @@ from mappings.models import Category, DataPointType, FieldMapping, GroupKey
 
 from .models import (
     Delivery,
+    DeliveryKind,
     DeliveryStatus,
     IntegrationMapping,
     MappingEntry,
@@ -259,6 +260,7 @@ STATUS_TONE = {
     DeliveryStatus.FAILED: "bad",
     DeliveryStatus.DEAD: "bad",
     DeliveryStatus.UNKNOWN: "bad",
+    DeliveryStatus.CANCELLED: "ok",
 }
 
 
@@ -275,10 +277,13 @@ class DeliveryAdmin(admin.ModelAdmin):
         "short_error",
     ]
     list_display_links = ["delivery"]
-    list_filter = ["status", "category", "account__customer", "account"]
+    list_filter = ["status", "kind", "category", "account__customer", "account"]
     search_fields = ["=data_point__id", "=id", "remote_id"]
     list_select_related = ["account__customer", "account__group_key"]
-    readonly_fields = [f.name for f in Delivery._meta.fields]
+    # An erase delivery's contact e-mail is never shown: the person is erased.
+    readonly_fields = [
+        f.name for f in Delivery._meta.fields if f.name != "contact_email"
+    ]
     actions = ["retry_now", "replay"]
     date_hierarchy = "created_at"
 
@@ -308,9 +313,11 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="data point, revision", ordering="data_point_id")
     def what(self, obj):
         url = reverse("admin:ingestion_datapoint_change", args=[obj.data_point_id])
+        erase = " erase" if obj.kind == DeliveryKind.ERASE else ""
         return format_html(
-            "{} r{}<br>{}",
+            "{}{} r{}<br>{}",
             obj.get_category_display(),
+            erase,
             obj.revision,
             short_id(obj.data_point_id, url=url),
         )

@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from datatalks.admin_display import badge, short_id, when
+from datatalks.admin_readonly import ReadOnlyAdminMixin
 from integrations.models import Delivery, DeliveryKind
 from mappings.models import Category
 
@@ -131,21 +132,8 @@ class DataPointPrivacyMixin:
         )
 
 
-class ReadOnly(admin.ModelAdmin):
-    """A record: looked at, never added, changed or deleted by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ErasureLog)
-class ErasureLogAdmin(ReadOnly):
+class ErasureLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "at",
         "customer",
@@ -198,20 +186,19 @@ class ErasureLogAdmin(ReadOnly):
         rows = Delivery.objects.filter(
             data_point_id=obj.datatalks_id, kind=DeliveryKind.ERASE
         ).select_related("account")
-        shown = [
-            format_html(
-                "<div>{} {} {}</div>",
-                obj_account.account.client_id,
-                badge(obj_account.status, _tone(obj_account.status)),
-                obj_account.last_error or when(obj_account.sent_at),
-            )
-            for obj_account in rows
-        ]
-        return (
-            format_html("".join(shown))
-            if shown
-            else "not sent there: nothing to delete"
+        shown = format_html_join(
+            "",
+            "<div>{} {} {}</div>",
+            (
+                (
+                    row.account.client_id,
+                    badge(row.status, _tone(row.status)),
+                    row.last_error or when(row.sent_at),
+                )
+                for row in rows
+            ),
         )
+        return shown or "not sent there: nothing to delete"
 
     @admin.display(description="suppressions")
     def suppressions_shown(self, obj):
@@ -239,7 +226,7 @@ def _tone(status: str) -> str:
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(ReadOnly):
+class SuppressionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "customer", "environment", "what", "person", "state"]
     list_filter = ["environment", "customer"]
     search_fields = ["=erasure__datatalks_id"]

@@ -6,20 +6,22 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from ingestion.schema import EnvelopeSerializer
+from datatalks.api import ERROR_ANSWERS, EnvelopeSerializer
 
 _ID = OpenApiParameter(
-    "datatalks_id",
+    "datatalksId",
     OpenApiTypes.UUID,
     OpenApiParameter.PATH,
     description="The profile's Datatalks ID.",
 )
-_UNKNOWN = "Not one of your profiles (unknown, another customer's, or not a profile)."
+# What these endpoints can answer besides 200, in both documents: they read no body.
+ERRORS = {code: ERROR_ANSWERS[code] for code in (400, 403, 406, 429, 500, 503)} | {
+    400: "Not a Datatalks ID (a UUID), or a `suppress` other than true or false.",
+    404: "Not one of your profiles (unknown, another customer's, or not a profile).",
+}
 _COMMON = {
-    400: OpenApiResponse(EnvelopeSerializer, description="Not a Datatalks ID."),
-    403: OpenApiResponse(EnvelopeSerializer, description="Not signed, or refused."),
-    404: OpenApiResponse(EnvelopeSerializer, description=_UNKNOWN),
-    429: OpenApiResponse(EnvelopeSerializer, description="Too many requests."),
+    code: OpenApiResponse(EnvelopeSerializer, description=text)
+    for code, text in sorted(ERRORS.items())
 }
 ERASE_TEXT = (
     "Erases the profile's values, its secondary ids and the values of the events "
@@ -114,13 +116,10 @@ def erase_operation() -> dict:
 def customer_profile_paths(envelope_ref: str) -> dict[str, Any]:
     """The two operations in a customer's own OpenAPI document."""
     answer = {"application/json": {"schema": {"$ref": envelope_ref}}}
-    texts = {
-        "400": "Not a Datatalks ID (or, for DELETE, a bad `suppress`).",
-        "403": "Missing Authentication Token, or a refused signature.",
-        "404": _UNKNOWN,
-        "429": "Too many requests; retry after `Retry-After` seconds.",
+    errors = {
+        str(code): {"description": text, "content": answer}
+        for code, text in sorted(ERRORS.items())
     }
-    errors = {code: {"description": t, "content": answer} for code, t in texts.items()}
     parameter = {
         "name": "datatalksId",
         "in": "path",

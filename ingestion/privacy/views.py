@@ -19,23 +19,24 @@ class ProfileView(ApiView):
     """Export (GET) or erase (DELETE) one of the caller's profiles."""
 
     @extend_schema(**schema.export_operation())
-    def get(self, request, datatalks_id):
+    def get(self, request, datatalksId):  # the URL's name for it
+        datatalks_id = _uuid(datatalksId)
         profile = profile_export(
             customer=request.user.customer,
             environment=request.user.environment,
-            datatalks_id=_uuid(datatalks_id),
+            datatalks_id=datatalks_id,
         )
         body = self.envelope(success=True, messages=[], datatalks_id=datatalks_id)
         body["profile"] = profile
         return self.answer(body)
 
     @extend_schema(**schema.erase_operation())
-    def delete(self, request, datatalks_id):
+    def delete(self, request, datatalksId):
         caller = request.user
         erasure = profile_erase(
             customer=caller.customer,
             environment=caller.environment,
-            datatalks_id=_uuid(datatalks_id),
+            datatalks_id=_uuid(datatalksId),
             suppress=_flag(request.query_params.get("suppress", "false")),
             via=Via.API,
             requested_by=caller.access_key_id,

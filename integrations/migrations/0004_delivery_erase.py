@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ingestion', '0006_privacy'),
+        ('ingestion', '0007_privacy'),
         ('integrations', '0003_health_rollups'),
     ]
 

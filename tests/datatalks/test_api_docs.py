@@ -15,13 +15,13 @@ ENDPOINTS += ["/v3/files/{file_id}", "/v3/files/{file_id}/errors"]
 # Operations (datatalks/ops.py, docs/operations.md).
 ENDPOINTS += ["/healthz", "/readyz", "/metrics"]
 # A person's data on request (ingestion/privacy/views.py, docs/privacy.md).
-ENDPOINTS.append("/v3/profiles/{datatalks_id}")
+ENDPOINTS.append("/v3/profiles/{datatalksId}")
 
 
 def test_export_and_erase_are_documented(capsys):
     call_command("spectacular")
     schema = yaml.safe_load(capsys.readouterr().out)
-    operations = schema["paths"]["/v3/profiles/{datatalks_id}"]
+    operations = schema["paths"]["/v3/profiles/{datatalksId}"]
     assert {"get", "delete"} <= set(operations)
     assert {"200", "400", "403", "404"} <= set(operations["delete"]["responses"])
     names = [p["name"] for p in operations["delete"]["parameters"]]

@@ -215,8 +215,13 @@ def test_both_documents_answer_every_endpoint_with_the_same_codes_and_envelope(
     call_command("spectacular")
     overall = yaml.safe_load(capsys.readouterr().out)
     own = customer_openapi(customer=demo)
-    ingest_paths = [p for p in own["paths"] if p != "/v3/schema"]
+    profile = "/v3/profiles/{datatalksId}"  # export and erase (docs/privacy.md)
+    ingest_paths = [p for p in own["paths"] if p not in ("/v3/schema", profile)]
     assert len(ingest_paths) == 9
+    for method in ("get", "delete"):
+        codes = set(own["paths"][profile][method]["responses"])
+        assert codes == set(overall["paths"][profile][method]["responses"]), method
+        assert {"200", "400", "403", "404"} <= codes
     for path in ingest_paths:
         codes = set(own["paths"][path]["post"]["responses"])
         assert codes == set(overall["paths"][path]["post"]["responses"]), path

@@ -4,6 +4,7 @@ HTTP: the contact delete through the outbox, the send-time re-check, and opt-in.
 import copy
 
 import pytest
+from django.urls import reverse
 
 from ingestion import examples
 from ingestion.privacy.services import profile_erase
@@ -140,3 +141,17 @@ def test_new_contacts_are_opted_in_and_an_opt_out_in_salesmanago_stays(
     contacts = {c["email"]: c for c in sandbox.state()["contacts"]}
     assert contacts["new@fake.com"]["optedOut"] is True
     assert contacts["new@fake.com"]["address"]["city"] == "Malmö"
+
+
+def test_the_deliveries_admin_never_shows_an_erase_deliverys_email(
+    account, sandbox, admin_client
+):
+    dp_id = ingest(account)
+    deliver(account)
+    erase(account, dp_id)
+    eraser = Delivery.objects.get(kind=DeliveryKind.ERASE)
+    assert eraser.contact_email == EMAIL
+    url = reverse("admin:integrations_delivery_change", args=[eraser.pk])
+    html = admin_client.get(url).content.decode()
+    assert str(eraser.pk) in html and "erase" in html
+    assert EMAIL not in html.lower()

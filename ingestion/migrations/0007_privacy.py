@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ingestion', '0005_file_takeovers'),
+        ('ingestion', '0006_requestlog_changed'),
         ('mappings', '0003_config_revision_and_payload_tried'),
     ]
 
