@@ -19,6 +19,7 @@ from integrations.erasure import deliveries_erase, delivery_excerpts_erase
 from integrations.models import SalesmanagoAccount
 from integrations.tasks import wake_accounts
 from mappings.models import Category, Customer
+from mappings.spec import config_revision_bump
 
 from ..models import (
     DataPoint,
@@ -270,14 +271,8 @@ def _suppress(profile: DataPoint, log: ErasureLog, texts: dict[str, str]) -> Non
         ],
         ignore_conflicts=True,
     )
-    _config_changed(profile.customer_id)
-
-
-def _config_changed(customer_id: int) -> None:
-    """Suppressions are part of what the ingest path checks: its caches go stale."""
-    Customer.objects.filter(pk=customer_id).update(
-        config_revision=F("config_revision") + 1
-    )
+    # Suppressions are part of what the ingest path checks: its cache goes stale.
+    config_revision_bump(pk=profile.customer_id)
 
 
 def suppressions_lift(*, ids, lifted_by: str) -> int:
@@ -285,6 +280,5 @@ def suppressions_lift(*, ids, lifted_by: str) -> int:
     lifted = Suppression.objects.filter(pk__in=list(ids), lifted_at__isnull=True)
     customers = set(lifted.values_list("customer_id", flat=True))
     count = lifted.update(lifted_at=timezone.now(), lifted_by=lifted_by[:150])
-    for customer_id in customers:
-        _config_changed(customer_id)
+    config_revision_bump(pk__in=customers)
     return count
