@@ -108,7 +108,8 @@ def _erase(profile: DataPoint, *, suppress: bool) -> tuple[ErasureLog, list[int]
     )
     event_ids = list(_linked_events(profile).values_list("pk", flat=True))
     ids = [profile.pk, *event_ids]
-    patterns = _patterns(profile, secondary)
+    identifiers = _identifying_values(profile, secondary)
+    values = [v for v in profile.data.values() if isinstance(v, str | int)]
     queued = deliveries_erase(
         data_point=profile, event_ids=event_ids, revision=profile.revision + 1
     )
@@ -117,10 +118,12 @@ def _erase(profile: DataPoint, *, suppress: bool) -> tuple[ErasureLog, list[int]
         "secondary_ids": len(secondary),
         "events": len(event_ids),
         "deliveries_cancelled": queued.cancelled,
+        # A batch excerpt quotes each item whole, its e-mail and ids included: those
+        # find every excerpt that holds the person (a city would find everyone's).
         "delivery_excerpts": delivery_excerpts_erase(
-            data_point_ids=ids, patterns=patterns
+            data_point_ids=ids, patterns=_patterns(identifiers)
         ),
-        **_scrub_records(profile, ids, secondary, patterns),
+        **_scrub_records(profile, ids, secondary, _patterns([*identifiers, *values])),
     }
     _wipe(profile, event_ids)
     log = ErasureLog(
@@ -150,11 +153,15 @@ def _linked_events(profile: DataPoint):
     return DataPoint.objects.filter(Q(profile=profile) | waiting).exclude(pk=profile.pk)
 
 
-def _patterns(profile: DataPoint, secondary: list[tuple[str, str]]) -> list[str]:
-    """The person's values as they may appear in free text: as sent, and as JSON
-    writes them (escaped, with and without non-ASCII escapes)."""
-    values = [*profile.hard_id.split("\x1f"), *(v for _, v in secondary)]
-    values += [v for v in profile.data.values() if isinstance(v, str | int)]
+def _identifying_values(profile: DataPoint, secondary) -> list:
+    """The values that name the person: Hard-ID, secondary ids, any e-mail address."""
+    emails = [v for v in profile.data.values() if isinstance(v, str) and "@" in v]
+    return [*profile.hard_id.split("\x1f"), *(v for _, v in secondary), *emails]
+
+
+def _patterns(values: list) -> list[str]:
+    """The values as they may appear in free text: as sent, and as JSON writes them
+    (escaped, with and without non-ASCII escapes)."""
     texts = {str(v) for v in values if not isinstance(v, bool)}
     patterns = set()
     for text in texts:

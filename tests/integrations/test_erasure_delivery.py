@@ -155,3 +155,18 @@ def test_the_deliveries_admin_never_shows_an_erase_deliverys_email(
     html = admin_client.get(url).content.decode()
     assert str(eraser.pk) in html and "erase" in html
     assert EMAIL not in html.lower()
+
+
+def test_excerpts_quoting_the_person_are_emptied_and_no_others(account, sandbox):
+    dp_id = ingest(account)
+    neighbour = ingest(account, customer_id=2, email="neighbour@fake.com")
+    deliver(account)  # one batch: its excerpt quotes both
+    apart = ingest(account, customer_id=3, email="apart@fake.com")  # same city
+    deliver(account)
+    erase(account, dp_id)
+    excerpts = {
+        d.data_point_id: d.request_excerpt
+        for d in Delivery.objects.filter(kind=DeliveryKind.UPSERT)
+    }
+    assert excerpts[dp_id] == excerpts[neighbour] == ""
+    assert "apart@fake.com" in excerpts[apart] and "Stockholm" in excerpts[apart]
