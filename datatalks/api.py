@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from .errors import ApiError
 from .middleware import current_request_id
+from .outages import POSTGRESQL, dependency_failed
 
 logger = logging.getLogger(__name__)
 
@@ -112,12 +113,19 @@ def envelope_response(
     return response
 
 
+# The database could not be reached (or the connection broke): answered 503.
+DEPENDENCY_DOWN = (OperationalError, InterfaceError)
+
+
 def exception_handler(exc, context):
     """Maps every exception a view can raise to the envelope; never a traceback.
 
     ``context["key"]``, when the view adds it, is the caller's access key id.
     """
     status, messages, headers = error_answer(exc)
+    if isinstance(exc, DEPENDENCY_DOWN):
+        request = context["request"]
+        dependency_failed(POSTGRESQL, exc, method=request.method, path=request.path)
     body = envelope(
         context["request"], success=False, messages=messages, key=context.get("key")
     )
@@ -139,8 +147,7 @@ def error_answer(exc) -> tuple[int, list[str], dict]:
         return 404, ["Not found."], {}
     if isinstance(exc, RequestDataTooBig):
         return 413, [str(exc) or "The request body is too large."], {}
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        logger.error("database unavailable: %s", exc.__class__.__name__)
+    if isinstance(exc, DEPENDENCY_DOWN):  # logged by the caller (datatalks.outages)
         return 503, [UNAVAILABLE], {"Retry-After": "5"}
     if isinstance(exc, DatabaseError):
         logger.exception("database error")

@@ -40,7 +40,7 @@ def database_check(timeout: float) -> str | None:
         with wrapper.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError as exc:
-        return f"{exc.__class__.__name__}: {exc}".strip()
+        return _why(exc)
     finally:
         wrapper.close()
     return None
@@ -63,8 +63,13 @@ def broker_check(timeout: float) -> str | None:
     try:
         _redis(settings.REDIS_URL, timeout).ping()
     except redis.RedisError as exc:
-        return f"{exc.__class__.__name__}: {exc}".strip()
+        return _why(exc)
     return None
+
+
+def _why(exc: Exception) -> str:
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return f"{exc.__class__.__name__}: {first_line}"
 
 
 CHECKS = {POSTGRESQL: database_check, BROKER: broker_check}

@@ -131,6 +131,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
+# The worker logs through LOGGING below (JSON in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Operations (docs/operations.md). /readyz gives PostgreSQL and the broker this long
@@ -286,20 +288,34 @@ else:
         "OPTIONS": {"location": env_str("DATATALKS_FILES_DIR", str(VAR_DIR / "files"))},
     }
 
+# Logs: one JSON object per line in production, text in development (make run); every
+# line of a request carries its id, customer and key (datatalks/logs.py).
+DATATALKS_LOG_FORMAT = env_str("DATATALKS_LOG_FORMAT", "text" if DEBUG else "json")
+if DATATALKS_LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(
+        f"DATATALKS_LOG_FORMAT={DATATALKS_LOG_FORMAT!r} must be json or text"
+    )
+# While a dependency is down, each process logs one line per failed request and a
+# summary this often (datatalks/outages.py).
+DATATALKS_OUTAGE_SUMMARY_SECONDS = env_int(
+    "DATATALKS_OUTAGE_SUMMARY_SECONDS", 60, minimum=1
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "datatalks.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {
-            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-        }
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s "
+            "[%(request_id)s %(customer)s %(key)s] %(message)s"
+        },
+        "json": {"()": "datatalks.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
-            "formatter": "plain",
+            "formatter": DATATALKS_LOG_FORMAT,
         }
     },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},

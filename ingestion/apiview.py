@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from datatalks.api import envelope
+from datatalks.middleware import log_caller_bind
+from datatalks.outages import POSTGRESQL, dependency_back
 
 from .caller import ApiCaller
 from .metrics import request_observe
@@ -33,6 +35,10 @@ class ApiView(APIView):
     def perform_authentication(self, request):
         super().perform_authentication(request)
         self.caller = request.user
+        if self.caller:
+            log_caller_bind(
+                customer=self.caller.customer.slug, key=self.caller.access_key_id
+            )
 
     def envelope(self, *, success: bool, messages: list[str], datatalks_id=None):
         """The envelope of this request's answer, with the caller's key."""
@@ -72,6 +78,9 @@ class ApiView(APIView):
         self, response: Response, judgement: Judgement, *, changed: bool | None = None
     ) -> None:
         seconds = time.perf_counter() - self.started
+        if self.caller and response.status_code < 500:
+            # Authentication read the credential: the database answers again.
+            dependency_back(POSTGRESQL)
         request_observe(
             request=self.request,
             caller=self.caller,

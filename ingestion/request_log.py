@@ -11,6 +11,9 @@ import logging
 
 from django.db import DatabaseError
 
+from datatalks.api import DEPENDENCY_DOWN
+from datatalks.outages import POSTGRESQL, dependency_row_lost
+
 from .caller import ApiCaller
 from .models import RequestLog
 from .validation import Judgement
@@ -45,5 +48,7 @@ def request_log_write(
             changed=changed,
             duration_ms=round(duration_ms, 3),
         )
+    except DEPENDENCY_DOWN:
+        dependency_row_lost(POSTGRESQL)  # the outage's lines count it
     except DatabaseError:
         logger.warning("request log not written: database error", exc_info=True)

@@ -355,3 +355,42 @@ def record_figures(test: str, **figures) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as out:
         out.write(json.dumps({"test": test, **figures}) + "\n")
+
+
+class ReadinessProbe:
+    """Polls ``/readyz`` every ``interval`` seconds in a thread, as a load balancer
+    does, and keeps (time, status) of each answer; ``stop()`` ends it."""
+
+    def __init__(self, url: str, interval: float = 0.25):
+        self.url = url + "/readyz"
+        self.interval = interval
+        self.answers: list[tuple[float, int | None]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll)
+
+    def start(self) -> "ReadinessProbe":
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                status = requests.get(self.url, timeout=5).status_code
+            except requests.RequestException:
+                status = None
+            self.answers.append((time.monotonic(), status))
+
+    def stop(self) -> list[tuple[float, int | None]]:
+        self._stop.set()
+        self._thread.join(30)
+        return self.answers
+
+
+def json_log_lines(text: str) -> list[dict]:
+    """The JSON log lines in a server's output (gunicorn's own lines are text)."""
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                lines.append(json.loads(line))
+    return lines

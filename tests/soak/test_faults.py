@@ -32,7 +32,9 @@ from tests.harness.faults import (
     Gunicorn,
     Load,
     PrivatePostgres,
+    ReadinessProbe,
     api_key_in,
+    json_log_lines,
     manage,
     percentile,
     record_figures,
@@ -105,11 +107,13 @@ def is_clean_503(outcome) -> bool:
 def run_postgres_restarts(
     pg, redis, servers, tmp_path, *, count, pause, outages: list[tuple[str, float]]
 ):
-    env = server_env(pg.url, redis.url)
+    # A summary line each second while PostgreSQL is down (a minute in production).
+    env = server_env(pg.url, redis.url, DATATALKS_OUTAGE_SUMMARY_SECONDS="1")
     manage(env, "migrate", "--no-input")
     manage(env, "load_demo")
     key, secret = api_key_in(env)
     api = servers(Gunicorn(env, tmp_path / "gunicorn.log"))
+    probe = ReadinessProbe(api.url).start()
     load = Load(
         api.url + "/v3/profiles",
         key,
@@ -135,10 +139,13 @@ def run_postgres_restarts(
     running.join(400)
     # Recovery is by itself: the same server processes answer once PostgreSQL is back.
     after = send(signed_session(key, secret), api.url + "/v3/profiles", profile(0))
-    return load.outcomes, after, api, back
+    time.sleep(1.0)  # a probe or more after the last request
+    return load.outcomes, after, api, probe.stop(), back
 
 
-def check_postgres_restarts(pg, outcomes, after, api, back, *, test, outages: int):
+def check_postgres_restarts(
+    pg, outcomes, after, api, probes, back, *, test, outages: int
+):
     stored = dict(pg.query("SELECT id::text, hard_id FROM ingestion_datapoint"))
     accepted = [o for o in outcomes if o.status == 200]
     lost = [o for o in accepted if o.body["datatalksId"] not in stored]
@@ -156,13 +163,35 @@ def check_postgres_restarts(pg, outcomes, after, api, back, *, test, outages: in
     assert any(is_clean_503(o) for o in outcomes), "no request met the outage"
     assert not lost, f"{len(lost)} accepted requests are not in the database"
     assert after.status == 200, (after.status, after.body)
-    # Tracebacks of the outage are logged (the request log's warning); faults of ours
-    # are not there.
+    # Faults of ours are not in the log, nor any traceback: one line per request the
+    # outage refused (with its requestId), a summary while it lasts, one when it ends.
     assert "Internal Server Error" not in api.log_text()
     assert "unhandled error" not in api.log_text()
+    assert "Traceback" not in api.log_text()
+    check_outage_lines(json_log_lines(api.log_text()), outcomes)
+    # The balancer's view: not ready during the outage, ready again after it.
+    statuses = [status for _, status in probes]
+    assert 503 in statuses, statuses
+    assert statuses[-1] == 200, statuses
     # A second after PostgreSQL is back, every request is answered 200 again.
     tail = [o for o in outcomes if o.started > back + 1.0]
     assert tail and all(o.status == 200 for o in tail), [o.status for o in tail]
+
+
+def check_outage_lines(lines: list[dict], outcomes) -> None:
+    refused = {o.body["requestId"] for o in outcomes if is_clean_503(o)}
+    failed = [
+        line
+        for line in lines
+        if line["message"].startswith("PostgreSQL unavailable (")
+        and line["message"].endswith("POST /v3/profiles answered 503")
+    ]
+    assert sorted(line["request_id"] for line in failed) == sorted(refused)
+    assert not [line for line in lines if "exception" in line]
+    assert not [line for line in lines if line.get("status_code") == 503]
+    summaries = [line for line in lines if "still unavailable" in line["message"]]
+    assert summaries, "no summary line during the outage"
+    assert any(" is back after " in line["message"] for line in lines)
 
 
 def test_postgres_restart_under_load_short(
