@@ -10,6 +10,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,13 @@ from django.conf import settings
 # A sample shows the shape of the data; the whole export is not needed to infer it.
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 10_000
+# Rows of a workbook looked at, blank ones included: a sheet can claim a million rows.
+MAX_SCANNED_ROWS = 2 * MAX_ROWS
+MAX_COLUMNS = 1_000
+# What an XLSX may unpack to. openpyxl loads the shared strings whole before the first
+# row (a 400 KB file can hold 200 MB of them); only the sheet itself is streamed.
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+MAX_SHARED_STRINGS_BYTES = 16 * 1024 * 1024
 MAX_NAME_LENGTH = 100
 EXTENSIONS = {
     ".csv": "csv",
@@ -38,6 +46,9 @@ BINARY_SIGNATURES = [
     (b"\x1f\x8b", "a gzip archive"),
 ]
 _DELIMITERS = [",", ";", "\t", "|"]
+# PostgreSQL cannot store U+0000, and a lone surrogate cannot be encoded as UTF-8 (the
+# page could not be sent): JSON can hold both as \u escapes.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class SampleError(ValueError):
@@ -97,6 +108,8 @@ def _refuse_binary(data: bytes, what: str) -> None:
                 f"The file is {label}, not {what} text. Upload it with its real "
                 "extension, or export it as CSV UTF-8."
             )
+    if _is_utf16(data):
+        return  # UTF-16 text is half NUL bytes; _decode reads it
     if b"\x00" in data[:65536]:
         raise SampleError(
             f"The file holds binary data (NUL bytes), not {what} text. Export it as "
@@ -104,9 +117,13 @@ def _refuse_binary(data: bytes, what: str) -> None:
         )
 
 
+def _is_utf16(data: bytes) -> bool:
+    return data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
 def _decode(data: bytes) -> str:
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+    if _is_utf16(data):
+        return _decode_utf16(data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -119,6 +136,19 @@ def _decode(data: bytes) -> str:
             f"The file is not UTF-8 text: byte {exc.start} (0x{data[exc.start]:02X}) "
             f'cannot be decoded.{hint} Save it as "CSV UTF-8" and upload it again.'
         ) from None
+
+
+def _decode_utf16(data: bytes) -> str:
+    try:
+        text = data.decode("utf-16")
+    except UnicodeDecodeError as exc:
+        raise SampleError(
+            f"The file starts as UTF-16 text but byte {exc.start} cannot be decoded "
+            '(a lone surrogate or an odd length). Save it as "CSV UTF-8".'
+        ) from None
+    if "\x00" in text:
+        raise SampleError("The file holds the character U+0000, which is not text.")
+    return text
 
 
 def _read_csv(data: bytes) -> Sample:
@@ -210,20 +240,73 @@ def _read_xlsx(data: bytes) -> Sample:
         _refuse_binary(data, "XLSX")
         raise SampleError("The file is not an XLSX workbook (it is not a ZIP archive).")
     try:
+        _check_unpacked_sizes(data)
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
+        try:
+            rows = workbook.worksheets[0].iter_rows(
+                max_row=MAX_SCANNED_ROWS, max_col=MAX_COLUMNS + 1, values_only=True
+            )
+            return _xlsx_sample(rows)
+        finally:
+            workbook.close()
+    except SampleError:
+        raise
+    # A broken archive, a missing part or XML that is not well-formed (ParseError is
+    # a SyntaxError), found when opened or while the sheet is read.
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        InvalidFileException,
+        KeyError,
+        IndexError,
+        OSError,
+        ValueError,
+        TypeError,
+        SyntaxError,
+    ):
         raise SampleError("The file is not a readable XLSX workbook.") from None
-    try:
-        return _xlsx_sample(workbook.worksheets[0].iter_rows(values_only=True))
-    finally:
-        workbook.close()
+
+
+def _check_unpacked_sizes(data: bytes) -> None:
+    """Refuses a workbook that unpacks to more than the limits, before openpyxl reads
+    it. The sizes are those the archive declares: zipfile reads no further."""
+    from openpyxl.packaging.manifest import Manifest
+    from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS
+    from openpyxl.xml.functions import fromstring
+
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    sizes = {info.filename: info.file_size for info in archive.infolist()}
+    if (
+        sum(sizes.values()) > MAX_UNPACKED_BYTES
+        or sizes.get(ARC_CONTENT_TYPES, 0) > 1024 * 1024
+    ):
+        raise SampleError(_UNPACKS_TOO_LARGE)
+    # openpyxl finds the shared strings as the manifest names them; so does this.
+    manifest = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))
+    for part in manifest.findall(SHARED_STRINGS):
+        if sizes.get(part.PartName[1:], 0) > MAX_SHARED_STRINGS_BYTES:
+            raise SampleError(_UNPACKS_TOO_LARGE)
+
+
+_UNPACKS_TOO_LARGE = (
+    "The workbook unpacks to more text than a sample needs (shared strings over "
+    f"{MAX_SHARED_STRINGS_BYTES // (1024 * 1024)} MB or "
+    f"{MAX_UNPACKED_BYTES // (1024 * 1024)} MB in all). Save the first rows of the "
+    "export as a new workbook, or as CSV UTF-8, and upload that."
+)
 
 
 def _xlsx_sample(cells) -> Sample:
     header = next((row for row in cells if any(v is not None for v in row)), None)
     if header is None:
-        raise SampleError("The first sheet of the workbook is empty.")
+        raise SampleError(
+            "The first sheet of the workbook is empty (in its first "
+            f"{MAX_SCANNED_ROWS:,} rows)."
+        )
     columns = header_names(list(header))
+    if len(columns) > MAX_COLUMNS:
+        raise SampleError(f"The header names more than {MAX_COLUMNS} columns.")
     rows, truncated = [], False
     for record in cells:
         if all(_blank_to_none(v) is None for v in record):
@@ -270,6 +353,10 @@ def _json_line(line: str, number: int) -> dict:
         raise SampleError(
             f"Line {number} is not valid JSON: {exc.msg} at column {exc.colno}."
         ) from None
+    except RecursionError:
+        raise SampleError(f"Line {number} is nested too deeply to read.") from None
+    if _unstorable(value):
+        raise SampleError(f"Line {number} {_UNSTORABLE_TEXT}")
     if not isinstance(value, dict):
         raise SampleError(f"Line {number} is not a JSON object.")
     return value
@@ -283,9 +370,35 @@ def _json_array(text: str) -> list[dict]:
             f"The file is not valid JSON: {exc.msg} at line {exc.lineno} column "
             f"{exc.colno}."
         ) from None
-    if not all(isinstance(item, dict) for item in value):
+    except RecursionError:
+        raise SampleError("The file is nested too deeply to read.") from None
+    if _unstorable(value):
+        raise SampleError(f"The file {_UNSTORABLE_TEXT}")
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise SampleError("The JSON array must hold objects, one per row.")
     return value
+
+
+_UNSTORABLE_TEXT = (
+    "holds the character U+0000 or a lone surrogate (\\ud800 to \\udfff), which "
+    "are not text."
+)
+
+
+def _unstorable(value) -> bool:
+    """Whether any key or string in ``value`` holds U+0000 or a lone surrogate."""
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            if _UNSTORABLE.search(node):
+                return True
+        elif isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
 
 
 def _unwrap(obj: dict) -> dict:

@@ -1,9 +1,11 @@
 """Import a sample: inference on real-looking files, the bad files, and the admin page
 where staff review the proposal before anything is saved."""
 
+import codecs
 import datetime as dt
 import io
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,8 @@ from mappings.models import (
     MappingVersion,
 )
 from mappings.spec import spec_for_customer
+
+from .hostile_samples import blank_rows, broken_xml, shared_strings_bomb
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -444,3 +448,78 @@ def test_the_type_pages_link_to_the_import(staff, demo):
     )
     listing = staff.get(reverse("admin:mappings_datapointtype_changelist"))
     assert NEW in listing.content.decode()
+
+
+# Hostile files: each refused with a message on the page, never a 500 --------------------
+
+
+def test_a_shared_strings_bomb_is_refused_before_it_is_unpacked(staff, demo):
+    bomb = shared_strings_bomb()  # about 400 KB; 200 MB of strings once loaded
+    tracemalloc.start()
+    try:
+        page = upload(
+            staff,
+            NEW,
+            "bomb.xlsx",
+            bomb,
+            customer=demo.pk,
+            category="profile",
+            name="x",
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert page.status_code == 200
+    assert "unpacks to more text than a sample needs" in page.content.decode()
+    assert peak < 32 * 1024 * 1024, f"{peak / 2**20:.0f} MB"
+
+
+def test_a_sheet_of_a_million_blank_rows_reads_its_one_row(staff, demo):
+    page = upload(
+        staff,
+        NEW,
+        "blank.xlsx",
+        blank_rows(),
+        customer=demo.pk,
+        category="profile",
+        name="x",
+    )
+    assert page.status_code == 200
+    assert page.context["sample"].rows == [{"name": "x"}]
+
+
+@pytest.mark.parametrize(
+    "filename, data, message",
+    [
+        ("broken.xlsx", broken_xml(), "not a readable XLSX workbook"),
+        ("deep.jsonl", b"[" * 100_000 + b"\n", "nested too deeply"),
+        ("deep.jsonl", b'{"a": ' * 100_000 + b"\n", "nested too deeply"),
+        ("lone.jsonl", b'{"name": "\\ud800"}\n', "lone surrogate"),
+        ("lone.jsonl", b'{"\\udfff": "x"}\n', "lone surrogate"),
+        ("nul.jsonl", b'{"name": "a\\u0000b"}\n', "U+0000"),
+        ("odd.csv", codecs.BOM_UTF16_LE + "a\nb\n".encode("utf-16-le")[:-1], "UTF-16"),
+    ],
+)
+def test_the_page_explains_a_hostile_file(staff, demo, filename, data, message):
+    page = upload(
+        staff, NEW, filename, data, customer=demo.pk, category="profile", name="x"
+    )
+    assert page.status_code == 200
+    assert message in page.content.decode()
+    assert not DataPointType.objects.filter(name="x").exists()
+
+
+def test_a_utf16_csv_sample_is_read(staff, demo):
+    text = "name;city\nÅsa;Malmö\nBo;Göteborg\n"
+    for data in (text.encode("utf-16"), codecs.BOM_UTF16_BE + text.encode("utf-16-be")):
+        page = upload(
+            staff,
+            NEW,
+            "utf16.csv",
+            data,
+            customer=demo.pk,
+            category="profile",
+            name="x",
+        )
+        assert page.status_code == 200
+        assert page.context["sample"].rows[0] == {"name": "Åsa", "city": "Malmö"}
