@@ -17,6 +17,20 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """An object whose keys are all different: with a repeated key, json.loads would
+    keep the last value, so two readers of one body could disagree (a Hard-ID)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                name = key if len(key) <= 100 else key[:99] + "…"
+                raise ValueError(f'the key "{name}" appears twice in one object')
+            seen.add(key)
+    return value
+
+
 class ApiJSONParser(JSONParser):
     """Parses numbers with a fraction as Decimal, so ``123.75`` stays exactly 123.75."""
 
@@ -30,7 +44,10 @@ class ApiJSONParser(JSONParser):
             ) from None
         try:
             parsed = json.loads(
-                text, parse_float=Decimal, parse_constant=_reject_constant
+                text,
+                parse_float=Decimal,
+                parse_constant=_reject_constant,
+                object_pairs_hook=_unique_keys,
             )
         except json.JSONDecodeError as exc:
             raise ParseError(

@@ -139,7 +139,7 @@ def _check_flat(data: dict) -> list[str]:
     errors = []
     for key, value in data.items():
         if isinstance(value, dict):
-            errors.append(f"data.{key}: nested objects are not supported")
+            errors.append(f"data.{_named(key)}: nested objects are not supported")
         elif isinstance(value, list):
             errors.extend(_check_array(key, value))
         elif (
@@ -152,9 +152,11 @@ def _check_flat(data: dict) -> list[str]:
 def _check_array(key: str, value: list) -> list[str]:
     limit = settings.DATATALKS_MAX_ARRAY_ITEMS
     if len(value) > limit:
-        return [f"data.{key}: an array of {len(value)} items; the limit is {limit}"]
+        return [
+            f"data.{_named(key)}: an array of {len(value)} items; the limit is {limit}"
+        ]
     if any(isinstance(v, (dict, list)) for v in value):
-        return [f"data.{key}: arrays may hold only scalars"]
+        return [f"data.{_named(key)}: arrays may hold only scalars"]
     return [
         _too_long(key, v)
         for v in value
@@ -162,9 +164,16 @@ def _check_array(key: str, value: list) -> list[str]:
     ][:1]
 
 
+def _named(key: str) -> str:
+    """An unmapped field's name, short enough for a message (a key can be 1 MB)."""
+    if len(key) > _SHOWN_VALUE_LENGTH:
+        return f"{key[: _SHOWN_VALUE_LENGTH - 1]}… ({len(key)} characters)"
+    return key
+
+
 def _too_long(key: str, value: str) -> str:
     return (
-        f"data.{key}: a string of {len(value)} characters; the limit is "
+        f"data.{_named(key)}: a string of {len(value)} characters; the limit is "
         f"{settings.DATATALKS_MAX_STRING_CHARS}"
     )
 

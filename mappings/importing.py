@@ -64,10 +64,12 @@ _BOOLEAN_PAIRS = [
 ]
 # A single short letter could be anything (a size, a grade): both words must be seen.
 _SHORT_BOOLEAN_WORDS = {"y", "n", "j"}
-_INTEGER = re.compile(r"^[+-]?(0|[1-9]\d*)$")
+_INTEGER = re.compile(r"^[+-]?(0|[1-9]\d*)$", re.ASCII)
 # Digits grouped by thousands with a space ("1 000,50") are common in Swedish files.
-_DECIMAL = re.compile(r"^[+-]?(\d+|\d{1,3}([ \u00a0\u202f]\d{3})+)([.,]\d+)?$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DECIMAL = re.compile(
+    r"^[+-]?(\d+|\d{1,3}([ \u00a0\u202f]\d{3})+)([.,]\d+)?$", re.ASCII
+)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 # Tried in order; the first that reads every value wins (day before month: the
 # customers are European).
 DATETIME_PATTERNS = [

@@ -37,9 +37,12 @@ class Invalid(ValueError):
 
 DEFAULT_DATETIME_FORMAT = "YYYY-MM-DD HH:MM:SS"
 DEFAULT_BOOLEAN_FORMAT = "true/false"
-_TIME_ZONE_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
+# re.ASCII: \d alone matches any script's digits ("١٢٣"), which int() reads as 123.
+_TIME_ZONE_SUFFIX = re.compile(
+    r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE | re.ASCII
+)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_INTEGER_TEXT = re.compile(r"^[+-]?\d+$", re.ASCII)
 # The readable tokens of a datetime format, tried in this order at each position: "MM"
 # after "HH:" (or "hh:") is minutes, anywhere else the month.
 _READABLE_TOKENS = [
@@ -161,6 +164,9 @@ def parse_integer(value: Any, fmt: str) -> int:
 def _decimal(value: Any, label: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         raise Invalid(f"is not a {label}")
+    # Decimal(), like int(), reads any script's digits; a number here is ASCII.
+    if isinstance(value, str) and not value.isascii():
+        raise Invalid(f"is not a {label}")
     try:
         number = Decimal(value.strip() if isinstance(value, str) else str(value))
     except InvalidOperation:
@@ -210,6 +216,10 @@ def parse_datetime(value: Any, fmt: str) -> str:
     if not isinstance(value, str):
         raise Invalid("is not a datetime string")
     pattern = datetime_pattern(fmt)
+    if not value.isascii():  # strptime reads any script's digits
+        raise Invalid(
+            f"is not a datetime in the format {fmt or DEFAULT_DATETIME_FORMAT}"
+        )
     parsed = _strptime(value, pattern)
     if parsed is None:
         if _TIME_ZONE_SUFFIX.search(value) and _strptime(

@@ -523,3 +523,10 @@ def test_a_utf16_csv_sample_is_read(staff, demo):
         )
         assert page.status_code == 200
         assert page.context["sample"].rows[0] == {"name": "Åsa", "city": "Malmö"}
+
+
+def test_digits_of_other_scripts_are_not_numbers_or_dates():
+    fields = propose(
+        "x.csv", "n,d,when\n١٢٣,١٢.٥,٢٠٢١-٠٣-١٨\n٤٥٦,٣,٢٠٢١-٠٣-١٩\n".encode()
+    )
+    assert {f.data_type for f in fields.values()} == {"string"}
