@@ -18,6 +18,7 @@ from .models import (
     MappingEntry,
     SalesmanagoAccount,
 )
+from .salesmanago.client import MIN_SCRUBBED_CHARS
 from .salesmanago.payloads import target_choices
 from .services import deliveries_replay, deliveries_retry_now
 from .tasks import wake_accounts
@@ -36,11 +37,18 @@ class SecretInput(forms.PasswordInput):
 class AccountForm(forms.ModelForm):
     base_url = forms.URLField(assume_scheme="https", label="Server URL")
     v3_base_url = forms.URLField(assume_scheme="https", label="API v3 URL")
+    # Shorter secrets could not be scrubbed from what Salesmanago answers (client.py).
     api_secret = forms.CharField(
-        widget=SecretInput(), required=False, label="API secret"
+        widget=SecretInput(),
+        required=False,
+        label="API secret",
+        min_length=MIN_SCRUBBED_CHARS,
     )
     v3_api_key = forms.CharField(
-        widget=SecretInput(), required=False, label="API v3 key"
+        widget=SecretInput(),
+        required=False,
+        label="API v3 key",
+        min_length=MIN_SCRUBBED_CHARS,
     )
 
     class Meta:

@@ -59,6 +59,12 @@ _V2_HEADERS = {
 _V3_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 _SECRET_KEYS = frozenset({"apiKey", "sha", "apiSecret", "API-KEY"})
 _REDACTED = "[redacted]"
+# Secrets shorter than this cannot be scrubbed from a text without revealing them; the
+# admin refuses them (integrations/admin.py), so only an older account can hold one.
+MIN_SCRUBBED_CHARS = 8
+_TOO_SHORT_TO_SCRUB = (
+    "[withheld: a credential of this account is too short to be scrubbed from it]"
+)
 
 
 @dataclass(frozen=True)
@@ -389,8 +395,14 @@ def _excerpt(body: dict, hidden: tuple[str, ...]) -> str:
 
 
 def _scrub(text: str, hidden: tuple[str, ...]) -> str:
-    """Replaces any credential a server might echo back."""
-    for secret in hidden:
-        if secret:
-            text = text.replace(secret, _REDACTED)
+    """Replaces any credential a server might echo back.
+
+    A value shorter than MIN_SCRUBBED_CHARS would be replaced wherever its letters
+    occur, and the gaps would spell it out: then the whole text is withheld.
+    """
+    values = [secret for secret in hidden if secret]
+    if any(len(secret) < MIN_SCRUBBED_CHARS for secret in values):
+        return _TOO_SHORT_TO_SCRUB
+    for secret in values:
+        text = text.replace(secret, _REDACTED)
     return text

@@ -154,3 +154,14 @@ def test_an_unchanged_url_keeps_the_stored_secrets(staff, account):
         "stored-secret-1",
         "stored-v3-key-1",
     )
+
+
+@pytest.mark.parametrize("field", ["api_secret", "v3_api_key"])
+def test_a_secret_too_short_to_scrub_is_refused(staff, account, field):
+    answer = change_account(staff, account, **{field: "x" * 7})
+    assert "at least 8 characters" in errors_of(answer)
+    account.refresh_from_db()
+    assert (account.api_secret, account.v3_api_key) == (
+        "stored-secret-1",
+        "stored-v3-key-1",
+    )

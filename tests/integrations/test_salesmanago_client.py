@@ -122,7 +122,9 @@ def test_unknown_owner_fails_permanently(sandbox):
 
 def test_auth_failure_as_http_401_is_permanent():
     with SandboxServer(options=Options(auth_failure_status=401)) as server:
-        client = SalesmanagoClient(sandbox_credentials(server.url, api_secret="wrong"))
+        client = SalesmanagoClient(
+            sandbox_credentials(server.url, api_secret="wrong-secret")
+        )
         error = failure(client.upsert_contacts, [contact("a@example.com")])
     assert (error.permanent, error.status, error.message) == (
         True,
@@ -132,7 +134,9 @@ def test_auth_failure_as_http_401_is_permanent():
 
 
 def test_wrong_v3_key_fails_permanently(sandbox):
-    client = SalesmanagoClient(sandbox_credentials(sandbox.url, v3_api_key="wrong"))
+    client = SalesmanagoClient(
+        sandbox_credentials(sandbox.url, v3_api_key="wrong-v3-key")
+    )
     error = failure(client.upsert_products, DEMO_CATALOG_ID, [product("SKU-1")])
     assert error.permanent is True
     assert error.status == 400
@@ -485,3 +489,13 @@ def test_credentials_repr_hides_secrets():
     text = repr(creds) + str(creds)
     assert "c1" in text
     assert "s3cr3t-value" not in text and "v3-k3y" not in text
+
+
+def test_a_secret_too_short_to_scrub_withholds_the_whole_answer(sandbox):
+    # Scrubbing "e" would leave "Not authenticat[redacted]d": the gaps spell it out.
+    client = SalesmanagoClient(sandbox_credentials(sandbox.url, api_secret="e"))
+    error = failure(client.upsert_contacts, [contact("a@example.com")])
+    text = str(error) + json.dumps(dataclasses.asdict(error.exchange))
+    assert "[redacted]" not in text
+    assert "too short to be scrubbed" in error.message
+    assert "too short to be scrubbed" in error.exchange.response
