@@ -223,6 +223,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(
 DATATALKS_RATE_LIMIT_PER_MINUTE = env_int(
     "DATATALKS_RATE_LIMIT_PER_MINUTE", 120_000, minimum=1
 )
+# Request-log rows per minute per web process for requests with no valid key (refused
+# signatures, unknown paths): anyone can send those, and each row is a database write.
+DATATALKS_REQUEST_LOG_ANONYMOUS_PER_MINUTE = env_int(
+    "DATATALKS_REQUEST_LOG_ANONYMOUS_PER_MINUTE", 60, minimum=0
+)
 
 # Files of data points (POST /v3/files/..., docs/files.md). The body is streamed to the
 # "files" storage: var/files by default, an S3-compatible bucket when one is named, so

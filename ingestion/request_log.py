@@ -8,7 +8,10 @@ the body), ``ingestion.middleware.ApiRequestMiddleware`` for answers no API view
 """
 
 import logging
+import threading
+import time
 
+from django.conf import settings
 from django.db import DatabaseError
 
 from datatalks.api import DEPENDENCY_DOWN
@@ -31,7 +34,12 @@ def request_log_write(
     duration_ms: float,
     changed: bool | None = None,
 ) -> None:
-    """Writes the row of one answered request; a database error only loses the row."""
+    """Writes the row of one answered request; a database error only loses the row.
+
+    Requests without a valid key get rows up to the per-minute budget only.
+    """
+    if caller is None and not _anonymous_budget.take(time.time()):
+        return
     try:
         RequestLog.objects.create(
             request_id=request.request_id,
@@ -52,3 +60,34 @@ def request_log_write(
         dependency_row_lost(POSTGRESQL)  # the outage's lines count it
     except DatabaseError:
         logger.warning("request log not written: database error", exc_info=True)
+
+
+class _AnonymousBudget:
+    """Rows for requests without a valid key, counted per minute in this process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._window = -1
+        self._count = 0
+        self._skipped = 0
+
+    def take(self, now: float) -> bool:
+        with self._lock:
+            window = int(now // 60)
+            if window != self._window:
+                if self._skipped:
+                    logger.warning(
+                        "request log: %d requests without a valid key not logged "
+                        "(over %d a minute)",
+                        self._skipped,
+                        settings.DATATALKS_REQUEST_LOG_ANONYMOUS_PER_MINUTE,
+                    )
+                self._window, self._count, self._skipped = window, 0, 0
+            self._count += 1
+            if self._count > settings.DATATALKS_REQUEST_LOG_ANONYMOUS_PER_MINUTE:
+                self._skipped += 1
+                return False
+            return True
+
+
+_anonymous_budget = _AnonymousBudget()

@@ -10,6 +10,9 @@ os.environ.setdefault(
 
 # The Salesmanago sandbox runs on loopback in every test.
 os.environ.setdefault("SALESMANAGO_ALLOW_LOOPBACK", "true")
+# Tests refuse many unsigned requests in a minute and read their rows back; the budget
+# itself is tested with a server of its own (tests/ingestion/test_request_log_flood.py).
+os.environ.setdefault("DATATALKS_REQUEST_LOG_ANONYMOUS_PER_MINUTE", "1000000")
 # Uploaded files go to a directory of this test run's own; servers and workers the
 # tests start inherit the variable, so they share it (tests/conftest.py removes it).
 os.environ.setdefault(
