@@ -112,7 +112,15 @@ class BenchEnv:
             "DATATALKS_FILES_DIR": str(self.work / "files"),
             "DATATALKS_FILE_QUEUE": "files",
             "PYTHONPATH": str(self.root),
+            # Metrics as production counts them: prometheus-client's multiprocess
+            # mode, for the bench's gunicorn and its in-process phases alike.
+            "PROMETHEUS_MULTIPROC_DIR": str(self._metrics_dir()),
         }
+
+    def _metrics_dir(self) -> Path:
+        folder = self.work / "prometheus"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def _create_database(self) -> None:
         import psycopg

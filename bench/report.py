@@ -5,6 +5,7 @@ import operator
 from pathlib import Path
 
 from bench.files import file_lines
+from bench.metrics_cost import metrics_lines
 
 # (key in the figures, what it is, comparison, budget)
 BUDGETS = [
@@ -19,6 +20,7 @@ BUDGETS = [
     ("sync_deliveries_per_s", "Salesmanago sync (deliveries/s)", ">=", 2_000),
     ("queries_single", "SQL statements per single ingest", "<=", 1),
     ("queries_batch_1000", "SQL statements per 1,000-item batch", "<=", 4),
+    ("metrics_overhead_pct", "the metric set's cost on a single ingest (%)", "<=", 3.0),
 ]
 # Figures that mean something only when the bare phase had the whole machine.
 _NEEDS_FULL_MACHINE = {"single_vs_bare"}
@@ -50,6 +52,7 @@ def table(results: dict) -> str:
     lines += _phase_table(results["phases"])
     lines += ["", *_sync_lines(results.get("sync"))]
     lines += ["", *_query_lines(results.get("queries"))]
+    lines += ["", *metrics_lines(results.get("metrics"))]
     lines += ["", *_profile_lines(results.get("profile"))]
     batch = results["phases"].get("batch ingest, 1,000 items", {}).get("items_per_s")
     lines += ["", *file_lines(results.get("files"), batch)]

@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
 
 from bench import files, phases, pool  # noqa: E402 (needs ROOT on sys.path)
 from bench.env import BenchEnv, missing_tools  # noqa: E402
+from bench.metrics_cost import metrics_cost  # noqa: E402
 from bench.report import budget_checks, table, write_json  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
@@ -112,9 +113,13 @@ def run(env: BenchEnv, args) -> dict:
     profile = None if args.no_profile else bench.profile()
     sync = bench.sync()
     queries = bench.count_queries()
+    metrics = metrics_cost(
+        env, **({"rounds": 4, "per_round": 25} if args.quick else {})
+    )
     # Last: it adds a million data points and their outbox rows.
     files_result = _files(env, args, bench.url)
     figures = phases.figures(results_phases, sync, queries)
+    figures["metrics_overhead_pct"] = metrics["overhead_pct"]
     figures["files_rows_per_s"] = files_result["rows_per_s"]
     figures["files_worker_peak_rss_mb"] = files_result["memory"]["worker"].get(
         "peak_rss_mb"
@@ -135,6 +140,7 @@ def run(env: BenchEnv, args) -> dict:
         "phases": results_phases,
         "sync": sync,
         "queries": queries,
+        "metrics": metrics,
         "figures": figures,
         "budgets": budget_checks(figures),
         "profile": profile,
