@@ -5,8 +5,9 @@ from pathlib import Path
 
 from celery import Celery, bootsteps, signals
 from django.conf import settings
+from prometheus_client import start_http_server
 
-from .metrics import process_dead
+from .metrics import process_dead, process_registry
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datatalks.settings")
 
@@ -62,3 +63,15 @@ app.steps["consumer"].add(HeartbeatFile)
 def _pool_process_ended(pid=None, **kwargs):
     """A pool process's live gauges go with it (Prometheus multiprocess mode)."""
     process_dead(pid or os.getpid())
+
+
+@signals.worker_ready.connect
+def _metrics_server(**kwargs):
+    """A worker-only node's metrics: served by the worker's main process, from the
+    files its pool processes write (docs/operations.md)."""
+    if settings.DATATALKS_WORKER_METRICS_PORT:
+        start_http_server(
+            settings.DATATALKS_WORKER_METRICS_PORT,
+            addr=settings.DATATALKS_WORKER_METRICS_ADDRESS,
+            registry=process_registry(),
+        )

@@ -1,5 +1,6 @@
 """Settings, all read from the environment (see .env.example and the README)."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -147,6 +148,19 @@ DATATALKS_WORKER_HEARTBEAT_SECONDS = env_int(
 )
 # GET /metrics answers a bearer of this token; unset, the endpoint answers 404.
 DATATALKS_METRICS_TOKEN = env_str("DATATALKS_METRICS_TOKEN", "")
+# A Celery worker serves its own metrics (deliveries, Salesmanago calls) on this port
+# and address when set: for a worker-only node. Its pool processes count in
+# PROMETHEUS_MULTIPROC_DIR, which must then be set (and not shared with a gunicorn
+# whose /metrics would count the same values again).
+DATATALKS_WORKER_METRICS_PORT = env_int("DATATALKS_WORKER_METRICS_PORT", 0)
+DATATALKS_WORKER_METRICS_ADDRESS = env_str(
+    "DATATALKS_WORKER_METRICS_ADDRESS", "127.0.0.1"
+)
+if DATATALKS_WORKER_METRICS_PORT and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    raise ImproperlyConfigured(
+        "DATATALKS_WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR: the worker's "
+        "pool processes count there"
+    )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
