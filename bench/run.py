@@ -120,6 +120,7 @@ def run(env: BenchEnv, args) -> dict:
     files_result = _files(env, args, bench.url)
     figures = phases.figures(results_phases, sync, queries)
     figures["metrics_overhead_pct"] = metrics["overhead_pct"]
+    figures["metrics_observe_pct"] = metrics["observe_pct"]
     figures["files_rows_per_s"] = files_result["rows_per_s"]
     figures["files_worker_peak_rss_mb"] = files_result["memory"]["worker"].get(
         "peak_rss_mb"

@@ -125,7 +125,12 @@ def exception_handler(exc, context):
     status, messages, headers = error_answer(exc)
     if isinstance(exc, DEPENDENCY_DOWN):
         request = context["request"]
-        dependency_failed(POSTGRESQL, exc, method=request.method, path=request.path)
+        dependency_failed(
+            POSTGRESQL,
+            exc.__class__.__name__,
+            method=request.method,
+            path=request.path,
+        )
     body = envelope(
         context["request"], success=False, messages=messages, key=context.get("key")
     )

@@ -7,7 +7,6 @@ so a server that hangs cannot hold the probe. Neither is signed, rate limited or
 written to the request log (they are outside /v2/ and /v3/).
 """
 
-import logging
 import os
 from functools import lru_cache
 
@@ -19,12 +18,13 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from . import outages
 from .api import envelope
-
-logger = logging.getLogger(__name__)
 
 POSTGRESQL = "postgresql"
 BROKER = "broker"
+# How the outage lines name each (datatalks.outages).
+DEPENDENCY = {POSTGRESQL: outages.POSTGRESQL, BROKER: outages.BROKER}
 
 
 def database_check(timeout: float) -> str | None:
@@ -122,9 +122,14 @@ class ReadyView(OpsView):
     def get(self, request):
         timeout = settings.DATATALKS_READY_TIMEOUT_SECONDS
         failed = {name: check(timeout) for name, check in CHECKS.items()}
-        failed = {name: why for name, why in failed.items() if why}
         for name, why in failed.items():
-            logger.warning("not ready: %s: %s", name, why)
+            if why:  # one line per failed probe, and the outage's summaries
+                outages.dependency_failed(
+                    DEPENDENCY[name], why, method=request.method, path=request.path
+                )
+            else:
+                outages.dependency_back(DEPENDENCY[name])
+        failed = {name: why for name, why in failed.items() if why}
         checks = {name: ("unavailable" if name in failed else "ok") for name in CHECKS}
         messages = [f"{name} is unavailable" for name in failed]
         body = envelope(request, success=not failed, messages=messages)

@@ -1,6 +1,7 @@
-"""Logging while a dependency is down: one line per failed request, no traceback; a
-summary line every ``DATATALKS_OUTAGE_SUMMARY_SECONDS`` while it stays down; one line
-when it is back. Counted per process (each gunicorn worker writes its own summary).
+"""Logging while a dependency is down: one line per failed request (an API request or
+a /readyz probe), no traceback; a summary line every ``DATATALKS_OUTAGE_SUMMARY_SECONDS``
+while it stays down; one line when it is back (a request served, a probe passed).
+Counted per process (each gunicorn worker writes its own summary).
 """
 
 import logging
@@ -13,6 +14,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 POSTGRESQL = "PostgreSQL"
+BROKER = "Celery broker"
 
 
 @dataclass
@@ -30,8 +32,9 @@ _outages: dict[str, Outage] = {}
 _lock = threading.Lock()
 
 
-def dependency_failed(dependency: str, exc: Exception, *, method: str, path: str):
-    """Logs one request refused because ``dependency`` failed (answered 503)."""
+def dependency_failed(dependency: str, cause: str, *, method: str, path: str):
+    """Logs one request refused because ``dependency`` failed (answered 503);
+    ``cause`` is the error's name (and, for a probe, its first line)."""
     now = time.monotonic()
     with _lock:
         outage = _outages.setdefault(dependency, Outage())
@@ -45,7 +48,7 @@ def dependency_failed(dependency: str, exc: Exception, *, method: str, path: str
     logger.error(
         "%s unavailable (%s): %s %s answered 503",
         dependency,
-        exc.__class__.__name__,
+        cause,
         method,
         path,
     )
