@@ -27,27 +27,32 @@ from bench.env import BenchEnv, missing_tools  # noqa: E402
 # (label, module, attribute): each is timed where the request path looks it up.
 STEPS = [
     (
-        "health check (SELECT 1)",
+        "health check (socket look)",
         "django.db.backends.postgresql.base",
         "DatabaseWrapper.is_usable",
     ),
     ("JSON parsing", "ingestion.parsers", "ApiJSONParser.parse"),
     (
-        "SigV4: credential query + decrypt",
+        "SigV4: key (process cache; query on a miss)",
         "ingestion.auth",
         "credential_for_access_key",
     ),
     ("SigV4: signature check", "ingestion.sigv4", "verify"),
-    ("rate limit (Redis INCR)", "ingestion.throttling", "count_request"),
+    (
+        "rate limit (Redis INCR+EXPIRE pipeline)",
+        "ingestion.throttling",
+        "count_request",
+    ),
     ("compiled mapping lookup", "ingestion.services", "spec_for_customer"),
     ("validation", "ingestion.services", "validate_body"),
-    ("BEGIN + upsert INSERT ... ON CONFLICT", "ingestion.storage", "upsert"),
-    ("secondary ids", "ingestion.storage", "record_secondary_ids"),
-    ("link waiting events UPDATE", "ingestion.storage", "link_waiting_events"),
-    ("outbox INSERT (deliveries)", "ingestion.services", "deliveries_create"),
-    ("COMMIT", "django.db.backends.base.base", "BaseDatabaseWrapper.commit"),
-    ("Celery enqueue (Redis)", "ingestion.services", "wake_accounts"),
-    ("request log INSERT", "ingestion.apiview", "request_log_write"),
+    ("write: building the statement", "ingestion.writes", "_statement"),
+    ("write: the one statement (round trip)", "ingestion.writes", "_execute"),
+    ("Celery enqueue (Redis)", "ingestion.writes", "wake_accounts"),
+    (
+        "request log INSERT (batches, refusals)",
+        "ingestion.apiview",
+        "request_log_write",
+    ),
 ]
 
 

@@ -210,6 +210,15 @@ DATATALKS_SIGV4_REGION = env_str("DATATALKS_SIGV4_REGION", "eu-north-1")
 DATATALKS_SIGV4_SERVICE = env_str("DATATALKS_SIGV4_SERVICE", "execute-api")
 DATATALKS_SIGV4_MAX_SKEW_SECONDS = env_int("DATATALKS_SIGV4_MAX_SKEW_SECONDS", 300)
 DATATALKS_TRUST_PROXY = env_bool("DATATALKS_TRUST_PROXY", False)
+# How long a process keeps a key (with its customer) it has looked up: the bound on how
+# late a deactivated or rotated key, an inactive customer or a changed mapping reaches
+# the other processes (the process that made the change drops it at once). 0: no cache.
+DATATALKS_CREDENTIAL_CACHE_SECONDS = env_int("DATATALKS_CREDENTIAL_CACHE_SECONDS", 5)
+if DATATALKS_CREDENTIAL_CACHE_SECONDS > 5:
+    raise ImproperlyConfigured(
+        "DATATALKS_CREDENTIAL_CACHE_SECONDS must be at most 5: a deactivated key "
+        "must stop working within 5 seconds"
+    )
 # Fernet key(s) for secrets at rest, comma-separated; the first encrypts, all decrypt.
 DATATALKS_ENCRYPTION_KEY = env_str("DATATALKS_ENCRYPTION_KEY", "")
 

@@ -16,7 +16,7 @@ from datatalks.outages import POSTGRESQL, dependency_back
 
 from .caller import ApiCaller
 from .metrics import request_observe
-from .request_log import request_log_write
+from .request_log import LogEntry, request_log_write
 from .services import Rejected
 from .validation import Judgement
 
@@ -51,17 +51,28 @@ class ApiView(APIView):
             key=key,
         )
 
+    def log_entry(self) -> LogEntry:
+        """This request, for a service that writes its log row with the data."""
+        return LogEntry(
+            request_id=self.request.request_id,
+            method=self.request.method,
+            path=self.request.path,
+            started=self.started,
+        )
+
     def answer(
         self,
         body: dict,
         *,
         judgement: Judgement = NOT_JUDGED,
         changed: bool | None = None,
+        logged: bool = False,
     ) -> Response:
         """A 200 with ``body``, logged with what judged it and whether it changed
-        anything."""
+        anything (unless the service already wrote the row: ``logged``)."""
         response = Response(body)
-        self.log(response, judgement, changed=changed)
+        if not logged:
+            self.log(response, judgement, changed=changed)
         return response
 
     def get_exception_handler_context(self):

@@ -6,14 +6,19 @@ this module exactly once, from ``credential_create``, for staff to hand to the c
 
 import logging
 import re
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from mappings.models import Customer, Environment
+from mappings.spec import config_changed
 
 from .models import ApiCredential
 
@@ -51,6 +56,7 @@ def credential_deactivate(*, credential: ApiCredential) -> None:
     """Deactivates a key; the next request signed with it is refused."""
     ApiCredential.objects.filter(pk=credential.pk).update(active=False)
     credential.active = False
+    credential_cache_clear()
     logger.info(
         "API credential deactivated", extra={"access_key_id": credential.access_key_id}
     )
@@ -77,10 +83,53 @@ _LOOKUP = (
 )
 
 
+# Keys looked up by this process: access key id -> (monotonic expiry, credential). A key
+# that is not found is not kept, so a new key works at once.
+_cache: dict[str, tuple[float, ApiCredential]] = {}
+_CACHE_MAX_KEYS = 10_000
+_cache_lock = threading.Lock()
+
+
 def credential_for_access_key(access_key_id: str) -> ApiCredential | None:
-    """The active key with this id whose customer is active, in one query; else None."""
+    """The active key with this id whose customer is active; else None.
+
+    Kept per process for ``DATATALKS_CREDENTIAL_CACHE_SECONDS`` (at most 5): that is
+    how late a deactivated key, an inactive customer or a changed mapping (the
+    customer's config_revision) reaches a process that did not make the change.
+    """
     if not _ACCESS_KEY_ID.fullmatch(access_key_id):
         return None  # not a key we could have issued: no need to ask the database
+    now = time.monotonic()
+    hit = _cache.get(access_key_id)
+    if hit is not None and now < hit[0]:
+        return hit[1]
+    credential = _credential_lookup(access_key_id)
+    ttl = settings.DATATALKS_CREDENTIAL_CACHE_SECONDS
+    with _cache_lock:
+        if credential is None or not ttl:
+            _cache.pop(access_key_id, None)
+        else:
+            if len(_cache) >= _CACHE_MAX_KEYS:
+                _cache.clear()
+            _cache[access_key_id] = (now + ttl, credential)
+    return credential
+
+
+def credential_cache_clear(**_signal_arguments) -> None:
+    """Forgets every key this process keeps (cheap: the next request of each key looks
+    it up again)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+# Whatever changes a key or a customer in this process takes effect here at once.
+config_changed.connect(credential_cache_clear, dispatch_uid="credential_cache")
+post_save.connect(credential_cache_clear, sender=ApiCredential, dispatch_uid="cred_s")
+post_delete.connect(credential_cache_clear, sender=ApiCredential, dispatch_uid="cred_d")
+
+
+def _credential_lookup(access_key_id: str) -> ApiCredential | None:
+    """The active key with this id whose customer is active, in one query; else None."""
     with connection.cursor() as cursor:
         cursor.execute(_LOOKUP, [access_key_id])
         row = cursor.fetchone()

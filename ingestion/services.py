@@ -1,5 +1,5 @@
 """Writes of the ingestion API: validate, resolve Datatalks IDs, store and write the
-outbox, in one transaction per request."""
+outbox, in one transaction per request (one statement on PostgreSQL: ingestion.writes)."""
 
 import logging
 import uuid
@@ -11,13 +11,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from datatalks.errors import PayloadInvalid
-from integrations.services import Revision, deliveries_create, delivery_preview
-from integrations.tasks import wake_accounts
+from integrations.services import delivery_preview
 from mappings.spec import CustomerSpec, spec_for_customer
 
 from .caller import ApiCaller
 from .models import DataPoint
 from .privacy.suppression import REFUSED, split_suppressed, suppression_refusals
+from .request_log import LogEntry
 from .storage import (
     Stored,
     hard_key_of,
@@ -27,18 +27,21 @@ from .storage import (
     store_many,
 )
 from .validation import IngestRequest, Judgement, judgement_of, validate_body
+from .writes import datapoints_write, outbox_stepwise
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Ingested:
-    """A stored data point: its Datatalks ID, what judged the body (for the log), and
-    whether the request changed anything (False: identical to what was stored)."""
+    """A stored data point: its Datatalks ID, what judged the body (for the log),
+    whether the request changed anything (False: identical to what was stored), and
+    whether its request-log row was written with the data."""
 
     datatalks_id: uuid.UUID
     judgement: Judgement
     changed: bool
+    logged: bool = False
 
 
 class Rejected(PayloadInvalid):
@@ -50,9 +53,15 @@ class Rejected(PayloadInvalid):
 
 
 def datapoint_ingest(
-    *, caller: ApiCaller, category: str, version: str, body: Any
+    *,
+    caller: ApiCaller,
+    category: str,
+    version: str,
+    body: Any,
+    log: LogEntry | None = None,
 ) -> Ingested:
-    """Validates one request body and stores it.
+    """Validates one request body and stores it; with ``log``, writes the request's log
+    row with the data where it can (``Ingested.logged``).
 
     Raises Rejected (a PayloadInvalid) with every problem when the body breaks the
     mapping.
@@ -64,6 +73,15 @@ def datapoint_ingest(
         raise Rejected(*errors, judgement=judgement)
     if suppression_refusals(caller=caller, requests=[request]):
         raise Rejected(REFUSED, judgement=judgement)
+    if not request.datatalks_id:
+        written = datapoints_write(
+            caller=caller,
+            spec=spec,
+            requests=[request],
+            log=(log, judgement) if log else None,
+        )
+        [stored] = written.stored
+        return Ingested(stored.datatalks_id, judgement, stored.changed, written.logged)
     try:
         with transaction.atomic():
             [stored] = _store(caller=caller, spec=spec, requests=[request])
@@ -127,8 +145,10 @@ def _store_batch(caller, spec, valid: list[tuple[int, IngestRequest]]):
     by_id = [(i, r) for i, r in valid if r.datatalks_id]
     plain = [(i, r) for i, r in valid if not r.datatalks_id]
     if plain:
-        stored = _store(caller=caller, spec=spec, requests=[r for _, r in plain])
-        for (index, _), item in zip(plain, stored, strict=True):
+        written = datapoints_write(
+            caller=caller, spec=spec, requests=[r for _, r in plain]
+        )
+        for (index, _), item in zip(plain, written.stored, strict=True):
             yield index, ItemResult(index, True, [], item.datatalks_id, item.changed)
     # Items naming their id are rare: each is resolved on its own, in a savepoint.
     for index, request in by_id:
@@ -141,34 +161,11 @@ def _store_batch(caller, spec, valid: list[tuple[int, IngestRequest]]):
 
 
 def _store(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestRequest]):
-    """Stores the requests and writes the outbox rows of those that changed; wakes
-    delivery on commit. An identical request makes no revision and no delivery."""
-    if len(requests) == 1 and requests[0].datatalks_id:
-        stored = [_store_by_id(caller, spec, requests[0])]
-    else:
-        stored = store_many(caller=caller, spec=spec, requests=requests)
-    accounts = deliveries_create(
-        customer=caller.customer,
-        environment=caller.environment,
-        revisions=[_revision(s) for s in _unique(stored) if s.changed],
-    )
-    if accounts:
-        transaction.on_commit(lambda: wake_accounts(accounts))
+    """Stores a request naming its Datatalks ID, and the outbox rows if it changed."""
+    [request] = requests
+    stored = [_store_by_id(caller, spec, request)]
+    outbox_stepwise(caller=caller, stored=stored)
     return stored
-
-
-def _unique(stored: list[Stored]) -> list[Stored]:
-    return list({s.datatalks_id: s for s in stored}.values())
-
-
-def _revision(stored: Stored) -> Revision:
-    return Revision(
-        datatalks_id=stored.datatalks_id,
-        revision=stored.revision,
-        type_id=stored.type.id,
-        category=stored.type.category,
-        group_key_id=stored.group_key_id,
-    )
 
 
 def _store_by_id(caller, spec, request: IngestRequest) -> Stored:

@@ -23,11 +23,17 @@ class IngestView(ApiView):
             category=CATEGORY_OF_PATH[self.path_name],
             version=self.version,
             body=request.data,
+            log=self.log_entry(),
         )
         body = self.envelope(
             success=True, messages=[], datatalks_id=ingested.datatalks_id
         )
-        return self.answer(body, judgement=ingested.judgement, changed=ingested.changed)
+        return self.answer(
+            body,
+            judgement=ingested.judgement,
+            changed=ingested.changed,
+            logged=ingested.logged,
+        )
 
 
 class BatchIngestView(IngestView):

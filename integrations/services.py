@@ -59,10 +59,14 @@ EXCERPT = 4000
 
 
 _DELIVERY = Delivery._meta.db_table
+# An outbox row's columns, in the order both writers below give them.
+_OUTBOX_COLUMNS = (
+    "id, account_id, data_point_id, revision, category, status, attempts, "
+    "next_attempt_at, remote_id, last_error, request_excerpt, response_excerpt, "
+    "created_at"
+)
 _INSERT_DELIVERIES = (
-    f"INSERT INTO {_DELIVERY} (id, account_id, data_point_id, revision, category, "  # noqa: S608 (table name only)
-    "status, attempts, next_attempt_at, remote_id, last_error, request_excerpt, "
-    "response_excerpt, created_at) VALUES {rows} "
+    f"INSERT INTO {_DELIVERY} ({_OUTBOX_COLUMNS}) VALUES {{rows}} "  # noqa: S608 (table name only)
     "ON CONFLICT (data_point_id, revision, account_id) DO NOTHING"
 )
 
@@ -119,6 +123,42 @@ def deliveries_create(
         with db.cursor() as cursor:
             cursor.execute(_INSERT_DELIVERIES.format(rows=rows), params)
     return sorted(woken)
+
+
+def outbox_insert_sql(*, revisions: str, routes: str, now: str) -> str:
+    """PostgreSQL: an INSERT of the outbox rows of stored revisions, for a writer that
+    makes them in its own statement (ingestion.writes, a data-modifying CTE).
+
+    ``revisions`` names a relation (id, revision, type_id, group_key_id, category) of
+    the revisions that changed; ``routes`` one of (type_id, group_key_id, account_id),
+    as ``outbox_routes`` gives them; ``now`` the parameter of the current time. The
+    statement returns the account_id of each row written (the accounts to wake).
+    """
+    return (
+        f"INSERT INTO {_DELIVERY} ({_OUTBOX_COLUMNS}) "  # noqa: S608 (names only)
+        f"SELECT gen_random_uuid(), r.account_id, v.id, v.revision, v.category, "
+        f"'{DeliveryStatus.PENDING.value}', 0, {now}, '', '', '', '', {now} "
+        f"FROM {revisions} v JOIN {routes} r "
+        "ON r.type_id = v.type_id AND r.group_key_id = v.group_key_id "
+        "ON CONFLICT (data_point_id, revision, account_id) DO NOTHING "
+        "RETURNING account_id"
+    )
+
+
+def outbox_routes(
+    *, customer: Customer, environment: str, type_ids: Iterable[int]
+) -> list[tuple[int, int, int]]:
+    """(type id, group key id, account id) of every account these types' data goes to,
+    in this environment (compiled per configuration revision: no query once warm)."""
+    routes = routes_for(customer)
+    mapped = [t for t in sorted(set(type_ids)) if t in routes.mapped_types]
+    return [
+        (type_id, group_key_id, account_id)
+        for (group_key_id, env), accounts in sorted(routes.accounts.items())
+        if env == environment
+        for type_id in mapped
+        for account_id in accounts
+    ]
 
 
 # Faults that are not about the batch: the task stops and the sweeper takes over.

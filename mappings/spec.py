@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.db.models import F
+from django.dispatch import Signal
 
 from .models import FIELD_RULES, Customer, DataPointType, FieldMapping, GroupKey
 from .types import PARSERS
@@ -61,6 +62,12 @@ class CustomerSpec:
     default_group_key: str | None
 
 
+# Sent after customers' revisions moved, or a customer row was saved or deleted:
+# caches holding a customer (ingestion's credential cache) drop it at once in this
+# process; other processes follow within their own bound.
+config_changed = Signal()
+
+
 def config_revision_bump(**customers) -> None:
     """Invalidates the compiled specs of the customers that match ``customers`` (a
     Customer filter: ``pk=...``, ``data_point_types=...``): the one place a
@@ -72,6 +79,7 @@ def config_revision_bump(**customers) -> None:
     Customer.objects.filter(**customers).update(
         config_revision=F("config_revision") + 1
     )
+    config_changed.send(sender=Customer)
 
 
 def spec_for_customer(*, customer: Customer) -> CustomerSpec:

@@ -9,13 +9,20 @@ import pytest
 import requests
 from django.conf import settings
 
-from ingestion.credentials import credential_create
+from ingestion.credentials import credential_cache_clear, credential_create
 from integrations.salesmanago.client import SalesmanagoClient
 from integrations.salesmanago.sandbox import SandboxServer
 from mappings.demo import demo_load
 
 from .harness.sandbox import sandbox_credentials, shared_sandbox
 from .harness.signing import SignedClient, sign_with_botocore
+
+
+@pytest.fixture(autouse=True)
+def _no_keys_from_earlier_tests():
+    """Each test starts with this process's credential cache empty: keys and customers
+    kept from an earlier test's (rolled back) database are not this test's."""
+    credential_cache_clear()
 
 
 @pytest.fixture

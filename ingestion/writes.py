@@ -1,0 +1,410 @@
+# ruff: noqa: S608  (the SQL is composed from table and column names only; values are parameters)
+"""The write of accepted data points: one SQL statement, whether it carries one item or a
+thousand, committed once.
+
+On PostgreSQL everything an accepted request changes is written by one statement of
+data-modifying CTEs over whole columns passed as arrays (``unnest``), so a single ingest
+is one round trip (autocommit: its own transaction) and a batch a fixed number:
+
+``item``
+    the requests, one row each: (id, type_id, group_key_id, hard_id, data,
+    profile_type_id, profile_hard_id, category, n), unnested from arrays.
+``before``
+    the data points these Hard-IDs already have (the statement's snapshot).
+``up``
+    ``INSERT … ON CONFLICT (customer, environment, type, Hard-ID) DO UPDATE … WHERE``
+    the group key, data or profile reference ``IS DISTINCT FROM`` what is stored: a new
+    Hard-ID is inserted (revision 1, its profile looked up), a changed one becomes the
+    next revision, an identical one is left alone and not returned. The Hard-ID is the
+    idempotency key.
+``result``
+    per item: its Datatalks ID (``up``'s, else ``before``'s), revision, and whether it
+    changed.
+``released`` / ``attached`` / ``collided`` (types with secondary ids)
+    ids a changed data point no longer carries are let go; ids it carries that nobody
+    owns are attached (also when the data is unchanged: one freed since is attached
+    now); one owned by another data point (before this statement, or by an earlier item
+    of the same batch) is recorded as an identity collision, never merged.
+``linked`` (types events refer to)
+    events that arrived before a new profile are linked to it.
+``outbox`` (types with a Salesmanago route)
+    one delivery per changed revision and account (``integrations.services``).
+``logged`` (a single request)
+    the request-log row, with the Datatalks ID and ``changed``.
+
+The main query returns (n, id, revision, changed) per item and the accounts to wake.
+A rejected request writes only its log row (``ingestion.request_log``).
+
+One case takes a second statement: two identical first arrivals of a Hard-ID at the same
+moment. The later one's upsert waits for the first, finds nothing to change and returns
+nothing, and its snapshot predates the first's row; its id is then read afterwards.
+
+SQLite (``make run``'s embedded default) has no data-modifying CTEs: there the same
+outcome, idempotency included, is written step by step in one transaction
+(``ingestion.storage``), and the view writes the log row.
+"""
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from integrations.services import (
+    Revision,
+    deliveries_create,
+    outbox_insert_sql,
+    outbox_routes,
+)
+from integrations.tasks import wake_accounts
+from mappings.spec import CustomerSpec
+
+from .caller import ApiCaller
+from .models import DataPoint, IdentityCollision, RequestLog, SecondaryIdentifier
+from .request_log import LogEntry, accepted_row
+from .storage import (
+    CHANGED_COLUMNS,
+    Stored,
+    hard_key_of,
+    normalize_identifier,
+    profile_link,
+    store_many,
+)
+from .validation import IngestRequest, Judgement
+
+logger = logging.getLogger(__name__)
+
+_DP = DataPoint._meta.db_table
+_SECONDARY = SecondaryIdentifier._meta.db_table
+_COLLISION = IdentityCollision._meta.db_table
+_LOG = RequestLog._meta.db_table
+
+
+def _scoped(alias: str) -> str:
+    return f"{alias}.customer_id = %(customer_id)s AND {alias}.environment = %(environment)s"
+
+
+_ITEM = (
+    "item AS (SELECT * FROM unnest(%(id)s::uuid[], %(type_id)s::bigint[], "
+    "%(group_key_id)s::bigint[], %(hard_id)s::text[], %(data)s::text[]::jsonb[], "
+    "%(profile_type_id)s::bigint[], %(profile_hard_id)s::text[], %(category)s::text[]) "
+    "WITH ORDINALITY AS i(id, type_id, group_key_id, hard_id, data, profile_type_id, "
+    "profile_hard_id, category, n))"
+)
+_BEFORE = (
+    f"before AS (SELECT d.id, d.revision, d.data_point_type_id AS type_id, d.hard_id "
+    f"FROM {_DP} d JOIN item i ON {_scoped('d')} "
+    "AND d.data_point_type_id = i.type_id AND d.hard_id = i.hard_id)"
+)
+_CHANGED = " OR ".join(
+    f"{_DP}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in CHANGED_COLUMNS
+)
+_UP = (
+    f"up AS (INSERT INTO {_DP} (id, customer_id, environment, data_point_type_id, "
+    "group_key_id, hard_id, data, profile_type_id, profile_hard_id, profile_id, "
+    "revision, created_at, updated_at) "
+    "SELECT i.id, %(customer_id)s, %(environment)s, i.type_id, i.group_key_id, "
+    "i.hard_id, i.data, i.profile_type_id, i.profile_hard_id, "
+    f"(SELECT p.id FROM {_DP} p WHERE {_scoped('p')} "
+    "AND p.data_point_type_id = i.profile_type_id AND p.hard_id = i.profile_hard_id), "
+    "1, %(now)s::timestamptz, %(now)s::timestamptz FROM item i ORDER BY i.n "
+    "ON CONFLICT (customer_id, environment, data_point_type_id, hard_id) DO UPDATE SET "
+    "group_key_id = EXCLUDED.group_key_id, data = EXCLUDED.data, "
+    "profile_type_id = EXCLUDED.profile_type_id, "
+    "profile_hard_id = EXCLUDED.profile_hard_id, profile_id = EXCLUDED.profile_id, "
+    f"revision = {_DP}.revision + 1, updated_at = EXCLUDED.updated_at "
+    f"WHERE {_CHANGED} "
+    "RETURNING id, revision, data_point_type_id AS type_id, hard_id, group_key_id)"
+)
+_RESULT = (
+    "result AS (SELECT i.n, coalesce(u.id, b.id) AS id, "
+    "coalesce(u.revision, b.revision) AS revision, u.id IS NOT NULL AS changed, "
+    "i.type_id, i.group_key_id, i.category "
+    "FROM item i LEFT JOIN up u ON u.type_id = i.type_id AND u.hard_id = i.hard_id "
+    "LEFT JOIN before b ON b.type_id = i.type_id AND b.hard_id = i.hard_id)"
+)
+# Secondary ids: claims are (n, kind, value); ``checked`` the items whose type has any.
+_SECONDARY_IDS = (
+    "claim AS (SELECT c.n, c.kind, c.value, r.id AS data_point_id, "
+    "s.data_point_id AS owner FROM unnest(%(claim_n)s::bigint[], %(claim_kind)s::text[], "
+    "%(claim_value)s::text[]) AS c(n, kind, value) "
+    "JOIN result r ON r.n = c.n AND r.id IS NOT NULL "
+    f"LEFT JOIN {_SECONDARY} s ON {_scoped('s')} "
+    "AND s.kind = c.kind AND s.value = c.value), "
+    f"released AS (DELETE FROM {_SECONDARY} s USING result r "
+    "WHERE s.data_point_id = r.id AND r.changed AND r.revision > 1 "
+    "AND r.n = ANY(%(checked)s::bigint[]) AND NOT EXISTS (SELECT 1 FROM claim c "
+    "WHERE c.n = r.n AND c.kind = s.kind AND c.value = s.value)), "
+    f"attached AS (INSERT INTO {_SECONDARY} (customer_id, environment, kind, value, "
+    "data_point_id, created_at) SELECT DISTINCT ON (kind, value) %(customer_id)s, "
+    "%(environment)s, kind, value, data_point_id, %(now)s::timestamptz FROM claim "
+    "WHERE owner IS NULL ORDER BY kind, value, n "
+    "ON CONFLICT (customer_id, environment, kind, value) DO NOTHING), "
+    f"collided AS (INSERT INTO {_COLLISION} (customer_id, environment, kind, value, "
+    "owner_id, claimant_id, request_id, created_at) SELECT %(customer_id)s, "
+    "%(environment)s, kind, value, owner, data_point_id, %(request_id)s::uuid, "
+    "%(now)s::timestamptz "
+    "FROM (SELECT kind, value, data_point_id, coalesce(owner, first_value(data_point_id) "
+    "OVER (PARTITION BY kind, value ORDER BY n)) AS owner FROM claim) AS o "
+    "WHERE owner <> data_point_id ON CONFLICT DO NOTHING RETURNING 1)"
+)
+_LINKED = (
+    f"linked AS (UPDATE {_DP} e SET profile_id = u.id FROM up u "
+    "WHERE u.revision = 1 AND u.type_id = ANY(%(referenced)s::bigint[]) "
+    f"AND {_scoped('e')} AND e.profile_type_id = u.type_id "
+    "AND e.profile_hard_id = u.hard_id AND e.profile_id IS NULL)"
+)
+_ROUTES = (
+    "route AS (SELECT * FROM unnest(%(route_type)s::bigint[], "
+    "%(route_group_key)s::bigint[], %(route_account)s::bigint[]) "
+    "AS r(type_id, group_key_id, account_id))"
+)
+_OUTBOX = (
+    "outbox AS ("
+    + outbox_insert_sql(
+        revisions="(SELECT * FROM result WHERE changed)",
+        routes="route",
+        now="%(now)s::timestamptz",
+    )
+    + ")"
+)
+# The log row's columns known before the write, with their types (a parameter in a
+# SELECT list needs one).
+_LOG_COLUMNS = {
+    "request_id": "uuid",
+    "customer_id": "bigint",
+    "access_key_id": "text",
+    "environment": "text",
+    "method": "text",
+    "path": "text",
+    "type_name": "text",
+    "mapping_version": "integer",
+    "status_code": "smallint",
+    "messages": "jsonb",
+    "duration_ms": "float8",
+    "created_at": "timestamptz",
+}
+_LOGGED = (
+    f"logged AS (INSERT INTO {_LOG} ({', '.join(_LOG_COLUMNS)}, datatalks_id, changed) "
+    "SELECT "
+    + ", ".join(f"%(log_{c})s::{t}" for c, t in _LOG_COLUMNS.items())
+    + ", r.id, r.changed FROM result r)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a write stored, one per request in order, and whether it wrote the
+    request's log row too."""
+
+    stored: list[Stored]
+    logged: bool
+
+
+def datapoints_write(
+    *,
+    caller: ApiCaller,
+    spec: CustomerSpec,
+    requests: list[IngestRequest],
+    log: tuple[LogEntry, Judgement] | None = None,
+) -> Written:
+    """Stores requests that name no Datatalks ID (the last of equal Hard-IDs wins),
+    with their secondary ids, event links and outbox rows; wakes delivery on commit.
+
+    With ``log`` (a single request) the request-log row is written in the same
+    statement on PostgreSQL; ``Written.logged`` says whether it was.
+    """
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            return Written(_write_stepwise(caller, spec, requests), logged=False)
+    latest = {_key(r): r for r in requests}
+    unique = sorted(latest.values(), key=_key)  # one lock order for every writer
+    params, parts = _statement(caller, spec, unique, log)
+    rows = _execute(_sql(parts), params)
+    by_key = _stored(caller, spec, unique, rows, log)
+    accounts = rows[0][4] if rows and rows[0][4] else []
+    if rows and rows[0][5]:
+        logger.warning("%d secondary id collisions recorded", rows[0][5])
+    if accounts:
+        woken = sorted(set(accounts))
+        transaction.on_commit(lambda: wake_accounts(woken))
+    return Written([by_key[_key(r)] for r in requests], logged=log is not None)
+
+
+def _key(request: IngestRequest) -> tuple[int, str]:
+    return request.type.id, hard_key_of(request)
+
+
+def _execute(sql: str, params: dict[str, Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _statement(caller, spec, requests, log) -> tuple[dict[str, Any], list[str]]:
+    """The parameters (whole columns as arrays) and the CTEs this write needs."""
+    now = timezone.now()
+    params: dict[str, Any] = {
+        "customer_id": caller.customer.pk,
+        "environment": caller.environment,
+        "now": now,
+        "request_id": log[0].request_id if log else None,
+        "id": [uuid.uuid4() for _ in requests],
+        "type_id": [r.type.id for r in requests],
+        "group_key_id": [spec.group_keys[r.group_key] for r in requests],
+        "hard_id": [hard_key_of(r) for r in requests],
+        "data": [json.dumps(r.values) for r in requests],
+        "category": [r.type.category for r in requests],
+    }
+    links = [profile_link(r) for r in requests]
+    params["profile_type_id"] = [type_id for type_id, _ in links]
+    params["profile_hard_id"] = [key for _, key in links]
+    parts = [_ITEM, _BEFORE, _UP, _RESULT]
+    if _secondary_ids(requests, params):
+        parts.append(_SECONDARY_IDS)
+    referenced = _referenced(spec, requests)
+    if referenced:
+        params["referenced"] = referenced
+        parts.append(_LINKED)
+    if _routes(caller, requests, params):
+        parts += [_ROUTES, _OUTBOX]
+    if log:
+        entry, judgement = log
+        row = accepted_row(entry=entry, caller=caller, judgement=judgement, now=now)
+        params.update({f"log_{c}": row[c] for c in _LOG_COLUMNS})
+        parts.append(_LOGGED)
+    return params, parts
+
+
+def _sql(parts: list[str]) -> str:
+    woken = "(SELECT array_agg(account_id) FROM outbox)" if _OUTBOX in parts else "NULL"
+    collisions = "(SELECT count(*) FROM collided)" if _SECONDARY_IDS in parts else "0"
+    return (
+        "WITH "
+        + ", ".join(parts)
+        + f" SELECT n, id, revision, changed, {woken}, {collisions} "
+        "FROM result ORDER BY n"
+    )
+
+
+def _secondary_ids(requests: list[IngestRequest], params: dict) -> bool:
+    """Adds the claims (item number, kind, normalized value); False when no item's type
+    has secondary ids."""
+    checked, claim_n, kinds, values = [], [], [], []
+    for n, request in enumerate(requests, start=1):
+        fields = [f for f in request.type.fields if f.secondary_id]
+        if fields:
+            checked.append(n)
+        for field in fields:
+            if request.values.get(field.cdp) not in (None, ""):
+                claim_n.append(n)
+                kinds.append(field.cdp)
+                values.append(normalize_identifier(request.values[field.cdp]))
+    params.update(
+        checked=checked, claim_n=claim_n, claim_kind=kinds, claim_value=values
+    )
+    return bool(checked)
+
+
+def _referenced(spec: CustomerSpec, requests: list[IngestRequest]) -> list[int]:
+    """The types among the requests that some event type refers to."""
+    referenced = {
+        t.reference_field.references_type_id
+        for t in spec.types.values()
+        if t.reference_field is not None
+    }
+    return sorted({r.type.id for r in requests} & referenced)
+
+
+def _routes(caller: ApiCaller, requests: list[IngestRequest], params: dict) -> bool:
+    routes = outbox_routes(
+        customer=caller.customer,
+        environment=caller.environment,
+        type_ids={r.type.id for r in requests},
+    )
+    params["route_type"] = [type_id for type_id, _, _ in routes]
+    params["route_group_key"] = [group_key_id for _, group_key_id, _ in routes]
+    params["route_account"] = [account_id for _, _, account_id in routes]
+    return bool(routes)
+
+
+def _stored(caller, spec, requests, rows, log) -> dict[tuple[int, str], Stored]:
+    """A Stored per Hard-ID from the statement's rows, in the order of ``requests``."""
+    result = {}
+    missing = []
+    for request, (_, pk, revision, changed, *_) in zip(requests, rows, strict=True):
+        if pk is None:
+            missing.append(request)
+            continue
+        result[_key(request)] = Stored(
+            datatalks_id=pk,
+            revision=revision,
+            type=request.type,
+            group_key_id=spec.group_keys[request.group_key],
+            hard_key=hard_key_of(request),
+            new=changed and revision == 1,
+            changed=changed,
+        )
+    if missing:
+        result.update(_arrived_meanwhile(caller, spec, missing, log))
+    return result
+
+
+def _arrived_meanwhile(caller, spec, requests, log) -> dict[tuple[int, str], Stored]:
+    """Items identical to a row another request inserted while this statement ran."""
+    found = {}
+    for request in requests:
+        pk, revision = DataPoint.objects.values_list("pk", "revision").get(
+            customer_id=caller.customer.pk,
+            environment=caller.environment,
+            data_point_type_id=request.type.id,
+            hard_id=hard_key_of(request),
+        )
+        found[_key(request)] = Stored(
+            datatalks_id=pk,
+            revision=revision,
+            type=request.type,
+            group_key_id=spec.group_keys[request.group_key],
+            hard_key=hard_key_of(request),
+            new=False,
+            changed=False,
+        )
+    if log:
+        [only] = found.values()
+        RequestLog.objects.filter(pk=log[0].request_id).update(
+            datatalks_id=only.datatalks_id
+        )
+    return found
+
+
+def _write_stepwise(caller, spec, requests: list[IngestRequest]) -> list[Stored]:
+    """The same write in several statements (SQLite), inside the caller's transaction."""
+    stored = store_many(caller=caller, spec=spec, requests=requests)
+    outbox_stepwise(caller=caller, stored=stored)
+    return stored
+
+
+def outbox_stepwise(*, caller: ApiCaller, stored: list[Stored]) -> None:
+    """The outbox rows of the revisions that changed, in a statement of their own
+    (the stepwise paths: SQLite, and requests naming their Datatalks ID); wakes
+    delivery on commit. An identical request makes no delivery."""
+    changed = {s.datatalks_id: s for s in stored if s.changed}
+    accounts = deliveries_create(
+        customer=caller.customer,
+        environment=caller.environment,
+        revisions=[
+            Revision(
+                datatalks_id=s.datatalks_id,
+                revision=s.revision,
+                type_id=s.type.id,
+                category=s.type.category,
+                group_key_id=s.group_key_id,
+            )
+            for s in changed.values()
+        ],
+    )
+    if accounts:
+        transaction.on_commit(lambda: wake_accounts(accounts))
