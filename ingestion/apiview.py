@@ -71,8 +71,7 @@ class ApiView(APIView):
         """A 200 with ``body``, logged with what judged it and whether it changed
         anything (unless the service already wrote the row: ``logged``)."""
         response = Response(body)
-        if not logged:
-            self.log(response, judgement, changed=changed)
+        self.log(response, judgement, changed=changed, row_written=logged)
         return response
 
     def get_exception_handler_context(self):
@@ -86,8 +85,15 @@ class ApiView(APIView):
         return response
 
     def log(
-        self, response: Response, judgement: Judgement, *, changed: bool | None = None
+        self,
+        response: Response,
+        judgement: Judgement,
+        *,
+        changed: bool | None = None,
+        row_written: bool = False,
     ) -> None:
+        """Observes the answer (metrics) and writes its log row, unless the service
+        wrote the row with the data (``row_written``)."""
         seconds = time.perf_counter() - self.started
         if self.caller and response.status_code < 500:
             # Authentication read the credential: the database answers again.
@@ -98,6 +104,8 @@ class ApiView(APIView):
             status_code=response.status_code,
             seconds=seconds,
         )
+        if row_written:
+            return
         request_log_write(
             request=self.request,
             caller=self.caller,
