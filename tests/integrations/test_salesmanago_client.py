@@ -499,3 +499,38 @@ def test_a_secret_too_short_to_scrub_withholds_the_whole_answer(sandbox):
     assert "[redacted]" not in text
     assert "too short to be scrubbed" in error.message
     assert "too short to be scrubbed" in error.exchange.response
+
+
+# -- contact delete (issue 14) -------------------------------------------------------------
+
+
+def test_delete_contact_removes_it_for_good_without_the_email_in_the_exchange(
+    sandbox, sandbox_client
+):
+    sandbox_client.upsert_contacts([contact("gone@example.com")])
+    exchange = sandbox_client.delete_contact("gone@example.com")
+    assert sandbox.state()["contacts"] == []
+    assert '"permanently": true' in exchange.request
+    assert "gone@example.com" not in exchange.request + exchange.response
+    [logged] = [r for r in sandbox.state()["requests"] if r["path"].endswith("/delete")]
+    sent = {k: logged["body"].get(k) for k in ("owner", "email", "permanently")}
+    assert sent == {
+        "owner": "owner@demo.example",
+        "email": "gone@example.com",
+        "permanently": True,
+    }
+
+
+def test_an_empty_http_200_to_a_delete_is_a_success(sandbox, sandbox_client):
+    sandbox.fail_next("empty", paths=["/api/contact/delete"])
+    exchange = sandbox_client.delete_contact("any@example.com")
+    assert (exchange.status, exchange.response) == (200, "")
+
+
+@pytest.mark.parametrize("kind,permanent", [("503", False), ("success_false", True)])
+def test_a_refused_delete_raises_like_any_call(
+    sandbox, sandbox_client, kind, permanent
+):
+    sandbox.fail_next(kind, paths=["/api/contact/delete"])
+    error = failure(sandbox_client.delete_contact, "any@example.com")
+    assert error.permanent is permanent

@@ -825,3 +825,62 @@ def _wait_for_state(url):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+# -- consent and delete (issue 14) -------------------------------------------------------
+
+
+def test_a_contact_is_opted_in_only_when_asked_and_no_change_keeps_its_consent(
+    sandbox,
+):
+    upsert(sandbox, "plain@x.com")
+    upsert(sandbox, "in@x.com", forceOptIn=True, forcePhoneOptIn=True)
+    no_change = dict.fromkeys(
+        ("forceOptIn", "forceOptOut", "forcePhoneOptIn", "forcePhoneOptOut"), False
+    )
+    ok(v2(sandbox, "/api/contact/optout", {"email": "in@x.com"}))
+    upsert(sandbox, "in@x.com", contact={"name": "In"}, **no_change)
+    contacts = {c["email"]: c for c in sandbox.state()["contacts"]}
+    assert (
+        contacts["plain@x.com"]["optedOut"],
+        contacts["plain@x.com"]["optedOutPhone"],
+    ) == (
+        True,
+        True,
+    )
+    assert contacts["in@x.com"]["optedOut"] is True  # the opt-out stayed
+    assert contacts["in@x.com"]["optedOutPhone"] is False
+    assert contacts["in@x.com"]["name"] == "In"
+
+
+def test_a_permanent_delete_takes_the_contacts_events_and_a_soft_one_keeps_them(
+    sandbox,
+):
+    for email in ("gone@x.com", "hidden@x.com"):
+        upsert(sandbox, email)
+        body = {"email": email, "contactEvent": contact_event()}
+        ok(v2(sandbox, "/api/v2/contact/addContactExtEvent", body))
+    ok(v2(sandbox, "/api/contact/delete", {"email": "gone@x.com", "permanently": True}))
+    ok(v2(sandbox, "/api/contact/delete", {"email": "hidden@x.com"}))
+    state = sandbox.state()
+    assert [(c["email"], c["deleted"]) for c in state["contacts"]] == [
+        ("hidden@x.com", True)
+    ]
+    assert [e["email"] for e in state["events"]] == ["hidden@x.com"]
+
+
+def test_faults_can_be_cleared_without_losing_data(sandbox):
+    upsert(sandbox, "kept@x.com")
+    sandbox.fail_next("503", 1000)
+    assert (
+        post(
+            sandbox, "/api/contact/basic", signed({"email": ["kept@x.com"]})
+        ).status_code
+        == 503
+    )
+    sandbox.clear_faults()
+    assert sandbox.sandbox.faults() == []
+    [contact] = ok(v2(sandbox, "/api/contact/basic", {"email": ["kept@x.com"]}))[
+        "contacts"
+    ]
+    assert contact["email"] == "kept@x.com"

@@ -9,7 +9,8 @@ processes (a Celery worker):
 - ``POST /_sandbox/reset``: forget all data and pending faults;
 - ``POST /_sandbox/faults`` ``{"kind", "count", "retry_after", "delay", "message",
   "paths", "process"}``: the next ``count`` matching calls fail that way (kinds: 500,
-  503, 429, timeout, non_json, success_false, disconnect); ``GET`` lists those pending,
+  503, 429, timeout, non_json, empty, success_false, disconnect); ``GET`` lists those
+  pending,
   ``DELETE`` drops them (Salesmanago is back);
 - ``POST /_sandbox/accounts`` ``{"clientId", "apiSecret", "owners", "v3ApiKey",
   "catalogs"}``: add or replace an account.
@@ -59,7 +60,16 @@ logger = logging.getLogger(__name__)
 
 V2_ROUTES = {**CONTACT_ROUTES, **EVENT_ROUTES}
 FAULT_KINDS = frozenset(
-    {"500", "503", "429", "timeout", "non_json", "success_false", "disconnect"}
+    {
+        "500",
+        "503",
+        "429",
+        "timeout",
+        "non_json",
+        "empty",
+        "success_false",
+        "disconnect",
+    }
 )
 CONTROL_PREFIX = "/_sandbox/"
 _HTML_ERROR = "<html><body><h1>{status} {reason}</h1></body></html>"
@@ -125,6 +135,8 @@ class Fault:
             return _html(504, {}, delay=self.delay)
         if self.kind == "non_json":
             return _html(200, {})
+        if self.kind == "empty":  # how some servers answer a contact delete (§4)
+            return Reply(200, b"")
         if self.kind == "disconnect":
             return Reply(0, b"", disconnect=True)
         if path.startswith("/v3/"):
