@@ -176,7 +176,8 @@ def test_forms_offer_only_the_customer_s_own_objects(staff, demo):
 def test_a_new_customer_s_only_group_key_is_its_default(staff, db):
     management = {
         f"{prefix}-{name}": value
-        for prefix in ("group_keys", "data_point_types")
+        # The customer page's inlines: group keys, types, retention periods.
+        for prefix in ("group_keys", "data_point_types", "retention")
         for name, value in (
             ("TOTAL_FORMS", "0"),
             ("INITIAL_FORMS", "0"),
