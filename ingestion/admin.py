@@ -6,6 +6,7 @@ requestId, the data point by Datatalks ID, its secondary ids and identity collis
 """
 
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.urls import path, re_path, reverse
 from django.utils.html import format_html
 
@@ -129,17 +130,23 @@ class ApiCredentialAdmin(admin.ModelAdmin):
             description=obj.description,
         )
         _adopt(obj, credential)
-        # Messages live in a signed cookie (FallbackStorage tries it first and this one
-        # fits), so the secret goes to the browser once and never into the database.
-        self.message_user(
+        # Only until response_add renders it: the instance lives for this request.
+        obj.new_secret = secret
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The new key's secret, shown once on this page rendered here, never in a
+        message: messages travel in a cookie that is signed, not encrypted."""
+        # Admin views are never cached (Cache-Control: no-store, private).
+        return TemplateResponse(
             request,
-            format_html(
-                "Secret access key for {}: <code>{}</code> &mdash; copy it now and send "
-                "it to the customer securely. It is not shown again.",
-                credential.access_key_id,
-                secret,
-            ),
-            messages.WARNING,
+            "admin/ingestion/apicredential/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "credential": obj,
+                "secret": obj.new_secret,
+                "title": f"Key {obj.access_key_id} created",
+            },
         )
 
     @admin.action(

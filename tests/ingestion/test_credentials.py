@@ -352,3 +352,21 @@ def test_database_dump_holds_the_keys_but_no_secret(transactional_db, client):
         assert access_key_id in dump
     for plain in (secret, command_secret, by_admin.secret_access_key):
         assert plain not in dump
+
+
+def test_the_new_secret_is_never_in_a_cookie(staff, demo):
+    response = staff.post(
+        admin_url("apicredential_add"),
+        {"customer": demo.pk, "environment": "production", "description": "Shop"},
+    )
+    credential = ApiCredential.objects.get(description="Shop")
+    secret = credential.secret_access_key
+    assert response.status_code == 200  # rendered here, no redirect to a message
+    assert response.content.decode().count(secret) == 1
+    assert "no-store" in response["Cache-Control"]
+    cookies = " ".join(morsel.value for morsel in response.cookies.values())
+    assert secret not in cookies and "messages" not in response.cookies
+    # Nothing left for the next page to show.
+    assert (
+        secret not in staff.get(admin_url("apicredential_changelist")).content.decode()
+    )
