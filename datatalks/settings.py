@@ -1,6 +1,7 @@
 """Settings, all read from the environment (see .env.example and the README)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "mappings",
     "ingestion",
     "integrations",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -51,7 +53,25 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin sign-in lockout (django-axes): after DATATALKS_ADMIN_LOCKOUT_FAILURES wrong
+# passwords for one user name from one address, that pair is refused for
+# DATATALKS_ADMIN_LOCKOUT_MINUTES, even with the right password. A success resets the
+# count. `manage.py axes_reset` (or axes_reset_username NAME) lifts a lockout.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("DATATALKS_ADMIN_LOCKOUT_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_int("DATATALKS_ADMIN_LOCKOUT_MINUTES", 15, minimum=1)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner from every process at start
 
 ROOT_URLCONF = "datatalks.urls"
 WSGI_APPLICATION = "datatalks.wsgi.application"
