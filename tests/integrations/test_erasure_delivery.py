@@ -11,10 +11,11 @@ from ingestion.privacy.services import profile_erase
 from ingestion.services import datapoint_ingest
 from integrations import services
 from integrations.demo import salesmanago_demo_load
-from integrations.models import Delivery, DeliveryKind
+from integrations.models import Delivery, DeliveryKind, SalesmanagoAccount
 from integrations.salesmanago.client import SalesmanagoClient
+from integrations.salesmanago.sandbox import SandboxAccount
 from mappings.demo import demo_load
-from mappings.models import Category
+from mappings.models import Category, GroupKey
 from tests.harness.customers import caller_for
 from tests.harness.sandbox import sandbox_credentials
 
@@ -170,3 +171,40 @@ def test_excerpts_quoting_the_person_are_emptied_and_no_others(account, sandbox)
     }
     assert excerpts[dp_id] == excerpts[neighbour] == ""
     assert "apart@fake.com" in excerpts[apart] and "Stockholm" in excerpts[apart]
+
+
+def test_the_contact_is_deleted_in_every_account_it_was_sent_to(account, sandbox):
+    customer = account.customer
+    other_key = GroupKey.objects.create(customer=customer, key="shop_two")
+    sandbox.add_account(
+        SandboxAccount("second", "second-secret", ("owner@two.example",), "")
+    )
+    second = SalesmanagoAccount.objects.create(
+        customer=customer,
+        group_key=other_key,
+        base_url=sandbox.url,
+        v3_base_url=sandbox.url,
+        client_id="second",
+        api_secret="second-secret",
+        owner_email="owner@two.example",
+    )
+    dp_id = ingest(account)
+    deliver(account)
+    moved = copy.deepcopy(examples.PROFILE)
+    moved["groupKey"] = "shop_two"
+    ingest(account, moved, city="Malmö")  # the person now goes to the second account
+    services.account_deliver(account_id=second.pk)
+    assert {c["clientId"] for c in sandbox.state()["contacts"]} == {
+        "demo-client",
+        "second",
+    }
+    log = erase(account, dp_id).log
+    assert sorted(log.salesmanago_accounts) == ["demo-client", "second"]
+    deliver(account)
+    services.account_deliver(account_id=second.pk)
+    assert sandbox.state()["contacts"] == []
+    assert set(
+        Delivery.objects.filter(kind=DeliveryKind.ERASE).values_list(
+            "account__client_id", "status"
+        )
+    ) == {("demo-client", "sent"), ("second", "sent")}
