@@ -66,13 +66,13 @@ def profile_erase(
         if profile.erased_at is not None:
             log = ErasureLog.objects.filter(datatalks_id=profile.pk).first()
             return Erasure(profile.pk, log, already=True)
-        identifiers = _identifiers(profile)
+        suppressed_texts = _suppression_texts(profile)
         log, accounts = _erase(profile, suppress=suppress)
         log.via, log.requested_by, log.reason = via, requested_by, reason
         log.request_id = request_id
         log.save()
         if suppress:
-            _suppress(profile, log, identifiers)
+            _suppress(profile, log, suppressed_texts)
         if accounts:
             transaction.on_commit(lambda: wake_accounts(accounts))
     logger.info(
@@ -249,7 +249,7 @@ def _wipe(profile: DataPoint, event_ids: list[uuid.UUID]) -> None:
     )
 
 
-def _identifiers(profile: DataPoint) -> dict[str, str]:
+def _suppression_texts(profile: DataPoint) -> dict[str, str]:
     """The texts suppression hashes for this person, and what each one is."""
     type_name = profile.data_point_type.name
     texts = {
