@@ -299,3 +299,37 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} {self.data_point_id} r{self.revision} → {self.account_id}: {self.status}"
+
+
+class SalesmanagoEvent(models.Model):
+    """The external event Salesmanago holds for one event data point in one account.
+
+    Its ``event_id`` is what Salesmanago answered when the event was added; every later
+    revision of the data point updates that event instead of adding a second one (a
+    second one would fire the account's automations again).
+    """
+
+    account = models.ForeignKey(
+        SalesmanagoAccount, on_delete=models.CASCADE, related_name="+"
+    )
+    # By name, as Delivery's: ingestion sits above delivery.
+    data_point = models.ForeignKey(
+        "ingestion.DataPoint", on_delete=models.CASCADE, related_name="+"
+    )
+    event_id = models.CharField("eventId", max_length=100)
+    revision = models.PositiveIntegerField(
+        help_text="The data point's revision Salesmanago last received."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "Salesmanago event"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["data_point", "account"], name="one_salesmanago_event"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.data_point_id} → {self.account_id}: {self.event_id}"

@@ -7,18 +7,21 @@ import logging
 import random
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from mappings.models import Category, Customer
 
+from .event_sends import EventCall, Gate, event_ids, event_ids_save, event_send
 from .metrics import deliveries_observe
 from .models import (
     Delivery,
@@ -26,6 +29,7 @@ from .models import (
     DeliveryStatus,
     MappingEntry,
     SalesmanagoAccount,
+    SalesmanagoEvent,
 )
 from .routing import routes_for
 from .salesmanago.client import (
@@ -209,7 +213,10 @@ def account_deliver(*, account_id: int, limit: int = 1000) -> int:
         claimed = _claim(account, limit)
         if not claimed:
             return 0
-        client = SalesmanagoClient(_credentials(account))
+        client = SalesmanagoClient(
+            _credentials(account),
+            connections=max(10, settings.SALESMANAGO_EVENT_CALLS_AT_ONCE),
+        )
         # Erasures first: an upsert claimed with one is of a later data point (the
         # same person sent again), and must not be deleted by it.
         _erase_contacts(client, [d for d in claimed if d.kind == DeliveryKind.ERASE])
@@ -371,6 +378,9 @@ def _send(client, account, category: str, batch: list[Delivery]) -> None:
         except SalesmanagoError as exc:
             _record_call_failure(sendable, exc)
             return
+    if category == Category.EVENT:
+        _send_events(client, account, items, sendable)
+        return
     items, sendable = _still_ours(items, sendable)
     if not sendable:
         return
@@ -437,6 +447,92 @@ def _erase_contacts(client, erases: list[Delivery]) -> None:
             contact_email=None,
             **_excerpts(exchange),
         )
+
+
+def _send_events(client, account, items: list[dict], sendable: list[Delivery]):
+    """Events one call each, in waves of SALESMANAGO_EVENT_CALLS_AT_ONCE calls at
+    once: an event Salesmanago already has (its eventId is kept) is updated, any
+    other is added and its eventId kept. A wave is marked on the wire once all its
+    requests are ready (see Gate), and recorded when all are answered."""
+    if not sendable:
+        return
+    ids = event_ids(
+        account_id=account.pk, data_point_ids=[d.data_point_id for d in sendable]
+    )
+    at_once = settings.SALESMANAGO_EVENT_CALLS_AT_ONCE
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
+        for start in range(0, len(sendable), at_once):
+            wave = sendable[start : start + at_once]
+            wave_items = items[start : start + at_once]
+            gate = Gate(len(wave))
+            calls = {
+                d.pk: pool.submit(
+                    event_send, client, item, ids.get(d.data_point_id), gate, d.pk
+                )
+                for d, item in zip(wave, wave_items, strict=True)
+            }
+            ours = gate.open(partial(_marked_ours, wave_items, wave))
+            wave = [d for d in wave if d.pk in ours]
+            _record_event_calls(account, wave, [calls[d.pk].result() for d in wave])
+
+
+def _marked_ours(items: list[dict], wave: list[Delivery]) -> list:
+    """Marks a wave on the wire; returns those still claimed (an erasure may have
+    taken some back, see _still_ours), the only ones sent."""
+    return [d.pk for d in _still_ours(items, wave)[1]]
+
+
+@transaction.atomic
+def _record_event_calls(account, deliveries: list[Delivery], calls: list[EventCall]):
+    """Records each event call's outcome and keeps the eventIds answered; the ids are
+    kept even if another sender took the rows over, since they are Salesmanago's."""
+    pairs = list(zip(deliveries, calls, strict=True))
+    event_ids_save(
+        account_id=account.pk,
+        sent=[
+            (d.data_point_id, d.revision, c.result.remote_id)
+            for d, c in pairs
+            if c.result.ok and c.result.remote_id
+        ],
+    )
+    excerpts = {
+        "request_excerpt": {
+            d.pk: c.exchange.request[:EXCERPT] if c.exchange else "" for d, c in pairs
+        },
+        "response_excerpt": {
+            d.pk: c.exchange.response[:EXCERPT] if c.exchange else "" for d, c in pairs
+        },
+    }
+    sent = [(d, c.result) for d, c in pairs if c.result.ok]
+    _record(
+        [d for d, _ in sent],
+        per_item={
+            "remote_id": {d.pk: (r.remote_id or "")[:100] for d, r in sent},
+            **excerpts,
+        },
+        status=DeliveryStatus.SENT,
+        sent_at=timezone.now(),
+        last_error="",
+        attempts=F("attempts") + 1,
+    )
+    refused = {d.pk: c.result.message for d, c in pairs if _refused(c)}
+    _fail([d for d in deliveries if d.pk in refused], refused, per_item=excerpts)
+    again = {d.pk: c.result.message for d, c in pairs if _again(c)}
+    retry_after = max((c.retry_after or 0 for d, c in pairs if _again(c)), default=0)
+    _retry(
+        [d for d in deliveries if d.pk in again],
+        again,
+        retry_after or None,
+        per_item=excerpts,
+    )
+
+
+def _refused(call: EventCall) -> bool:
+    return not call.result.ok and call.result.permanent
+
+
+def _again(call: EventCall) -> bool:
+    return not call.result.ok and not call.result.permanent
 
 
 # Salesmanago's clock and ours may differ a little.
@@ -569,8 +665,6 @@ def _entries(type_ids: Iterable[int]) -> dict[int, list[Entry]]:
 def _call(client, account, category: str, items: list[dict]) -> Sent:
     if category == Category.PROFILE:
         return client.upsert_contacts(items)
-    if category == Category.EVENT:
-        return client.add_events(items)
     if not account.catalog_id:
         raise SalesmanagoError("The account has no product catalog id.", permanent=True)
     return client.upsert_products(account.catalog_id, items)
@@ -621,22 +715,36 @@ def _record_call_failure(deliveries, exc: SalesmanagoError) -> None:
         _retry(deliveries, messages, exc.retry_after, **_excerpts(exc.exchange))
 
 
-def _fail(deliveries: list[Delivery], messages: dict, **fields) -> None:
+def _fail(
+    deliveries: list[Delivery], messages: dict, per_item: dict | None = None, **fields
+) -> None:
     _record(
         deliveries,
-        per_item={"last_error": {pk: m[:EXCERPT] for pk, m in messages.items()}},
+        per_item={
+            **(per_item or {}),
+            "last_error": {pk: m[:EXCERPT] for pk, m in messages.items()},
+        },
         status=DeliveryStatus.FAILED,
         attempts=F("attempts") + 1,
         **fields,
     )
 
 
-def _retry(deliveries: list[Delivery], messages: dict, retry_after, **fields) -> None:
+def _retry(
+    deliveries: list[Delivery],
+    messages: dict,
+    retry_after,
+    per_item: dict | None = None,
+    **fields,
+) -> None:
     now = timezone.now()
     max_age = timedelta(seconds=settings.DELIVERY_MAX_AGE_SECONDS)
     too_old = {d.pk for d in deliveries if now - d.created_at > max_age}
     attempts = max((d.attempts for d in deliveries), default=0) + 1
-    errors = {"last_error": {pk: m[:EXCERPT] for pk, m in messages.items()}}
+    errors = {
+        **(per_item or {}),
+        "last_error": {pk: m[:EXCERPT] for pk, m in messages.items()},
+    }
     _record(
         [d for d in deliveries if d.pk in too_old],
         per_item=errors,
@@ -709,8 +817,9 @@ def deliveries_sweep() -> list[int]:
     stops its worker every time ends instead of looping. A stuck send that never
     reached the wire, or a product (an upsert), goes out again. A contact that was on
     the wire is looked up in Salesmanago before it is sent again (see
-    _skip_confirmed). An event that was on the wire is marked unknown: Salesmanago
-    cannot be asked about events, and a duplicate fires automations twice.
+    _skip_confirmed). An event added on the wire is marked unknown: Salesmanago
+    cannot be asked about events, and a duplicate fires automations twice. An event
+    update goes out again: it names its event, so twice changes the same event.
     """
     stuck = Delivery.objects.filter(
         status=DeliveryStatus.SENDING,
@@ -744,8 +853,14 @@ def _requeue_stuck(stuck) -> tuple[int, int, int]:
     now = timezone.now()
     counted = {"claim": None, "attempts": F("attempts") + 1}
     on_the_wire = Q(call_started_at__isnull=False)
-    doubtful = stuck.filter(on_the_wire, category=Category.EVENT).update(
-        status=DeliveryStatus.UNKNOWN, last_error=IN_DOUBT, **counted
+    # An update names its event: sent twice, it changes the same event twice.
+    known = SalesmanagoEvent.objects.filter(
+        account_id=OuterRef("account_id"), data_point_id=OuterRef("data_point_id")
+    )
+    doubtful = (
+        stuck.filter(on_the_wire, category=Category.EVENT)
+        .exclude(Exists(known))
+        .update(status=DeliveryStatus.UNKNOWN, last_error=IN_DOUBT, **counted)
     )
     max_age = timedelta(seconds=settings.DELIVERY_MAX_AGE_SECONDS)
     dead = stuck.filter(created_at__lt=now - max_age).update(

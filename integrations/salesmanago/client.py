@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -34,6 +35,7 @@ from .metrics import call_observe
 from .results import (
     ItemResult,
     contact_results,
+    event_id_result,
     event_results,
     product_results,
     texts,
@@ -50,6 +52,11 @@ BASIC_PATH = "/api/contact/basic"
 CONTACTS_PATH = "/api/contact/batchupsert"
 DELETE_PATH = "/api/contact/delete"
 EVENTS_PATH = "/api/v2/contact/addBatchContactExtEvent"
+# The single add is the only add that answers the new event's eventId; the update names
+# the event by it (the official PHP SDK's ConnectSalesManagoService::contactExtEvent
+# posts one or the other; reference §6).
+EVENT_ADD_PATH = "/api/v2/contact/addContactExtEvent"
+EVENT_UPDATE_PATH = "/api/v2/contact/updateContactExtEvent"
 PRODUCTS_PATH = "/v3/product/upsert"
 
 _V2_HEADERS = {
@@ -65,6 +72,10 @@ MIN_SCRUBBED_CHARS = 8
 _TOO_SHORT_TO_SCRUB = (
     "[withheld: a credential of this account is too short to be scrubbed from it]"
 )
+
+
+# Runs when a request is ready to go, just before it is sent (see add_event).
+BeforeSend = Callable[[], None] | None
 
 
 @dataclass(frozen=True)
@@ -98,7 +109,8 @@ class SalesmanagoClient:
     """Sends batches to one Salesmanago account and maps the answers to the items.
 
     Every URL is checked against ``policy`` (the settings' by default) and every
-    connection goes only to an address it allows (addresses.py).
+    connection goes only to an address it allows (addresses.py). One client may be
+    used by several threads at once (events go one call each).
     """
 
     def __init__(
@@ -107,13 +119,15 @@ class SalesmanagoClient:
         *,
         session: requests.Session | None = None,
         policy: AddressPolicy | None = None,
+        connections: int = 10,
     ):
         self.credentials = credentials
         self.policy = policy or policy_from_settings()
         self.session = session or requests.Session()
         # No proxy, .netrc or CA bundle from the environment: only the checked address.
         self.session.trust_env = False
-        adapter = PinnedAdapter(self.policy)
+        # Kept-alive connections per host: as many as calls made at once.
+        adapter = PinnedAdapter(self.policy, pool_maxsize=connections)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -157,6 +171,27 @@ class SalesmanagoClient:
         data, exchange = self._post_v2(EVENTS_PATH, {"events": items})
         return Sent(event_results(items, data), exchange)
 
+    def add_event(self, item: dict, *, before_send: BeforeSend = None) -> Sent:
+        """Adds one external event ({email|contactId, contactEvent}); the result's
+        ``remote_id`` is the eventId Salesmanago answered. ``before_send`` runs once
+        the request is ready, just before it is sent; if it raises, nothing is sent."""
+        data, exchange = self._post_v2(EVENT_ADD_PATH, item, before_send=before_send)
+        return Sent([event_id_result(data)], exchange)
+
+    def update_event(
+        self, item: dict, event_id: str, *, before_send: BeforeSend = None
+    ) -> Sent:
+        """Replaces the fields of the event ``event_id`` with the item's."""
+        if not event_id:
+            raise ValueError("update_event needs the event's id")
+        event = {**item.get("contactEvent", {}), "eventId": event_id}
+        data, exchange = self._post_v2(
+            EVENT_UPDATE_PATH,
+            {**item, "contactEvent": event},
+            before_send=before_send,
+        )
+        return Sent([event_id_result(data)], exchange)
+
     def upsert_products(self, catalog_id: str, products: list[dict]) -> Sent:
         """Creates or updates products in a catalog with one v3 upsert."""
         if not catalog_id:
@@ -167,7 +202,12 @@ class SalesmanagoClient:
         return Sent(product_results(products, status, data), exchange)
 
     def _post_v2(
-        self, path: str, payload: dict, *, hidden: tuple[str, ...] = ()
+        self,
+        path: str,
+        payload: dict,
+        *,
+        hidden: tuple[str, ...] = (),
+        before_send: BeforeSend = None,
     ) -> tuple[dict, Exchange]:
         """POSTs with fresh v2 credentials; returns the body once it says success.
 
@@ -184,7 +224,7 @@ class SalesmanagoClient:
         }
         hidden = (creds.api_secret, creds.v3_api_key, api_key, body["sha"], *hidden)
         status, data, exchange = self._post(
-            creds.base_url, path, body, _V2_HEADERS, hidden
+            creds.base_url, path, body, _V2_HEADERS, hidden, before_send
         )
         if data.get("success") is not True or not 200 <= status < 300:
             text = _scrub(_v2_message(data, status), hidden)
@@ -209,7 +249,13 @@ class SalesmanagoClient:
         return status, data, exchange
 
     def _post(
-        self, base: str, path: str, body: dict, headers: dict, hidden: tuple[str, ...]
+        self,
+        base: str,
+        path: str,
+        body: dict,
+        headers: dict,
+        hidden: tuple[str, ...],
+        before_send: BeforeSend = None,
     ) -> tuple[int, dict, Exchange]:
         """One POST and its exchange; raises on transport and transient errors."""
         url = base.rstrip("/") + path
@@ -218,10 +264,13 @@ class SalesmanagoClient:
         data = encode_json(body)
         try:
             check_url(base, self.policy)
-            response = self.session.post(
-                url,
-                data=data,
-                headers=headers,
+            prepared = self.session.prepare_request(
+                requests.Request("POST", url, data=data, headers=headers)
+            )
+            if before_send is not None:
+                before_send()
+            response = self.session.send(
+                prepared,
                 timeout=self.credentials.timeout,
                 # A redirect would turn the POST into a GET and lose the body.
                 allow_redirects=False,

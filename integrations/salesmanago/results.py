@@ -76,6 +76,12 @@ def event_results(items: list[dict], data: dict) -> list[ItemResult]:
     return results
 
 
+def event_id_result(data: dict) -> ItemResult:
+    """A single add's or update's answer: the event's id, when Salesmanago gave one."""
+    event_id = data.get("eventId")
+    return ItemResult(True, str(event_id) if event_id else None, "", False)
+
+
 def _event_keys(item: dict) -> set[str]:
     return {str(item[k]).lower() for k in ("email", "contactId") if item.get(k)}
 

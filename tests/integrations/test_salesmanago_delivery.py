@@ -142,6 +142,27 @@ def test_event_waits_for_its_contact(account, sandbox, start_worker):
     assert len(sandbox.state()["events"]) == 1
 
 
+def test_a_changed_purchase_reaches_salesmanago_as_an_update(
+    account, sandbox, start_worker
+):
+    start_worker()
+    client = client_for(account)
+    ingest(client, "/v2/profiles", examples.PROFILE)
+    ingest(client, "/v2/events", examples.EVENT)
+    wait_for(all_sent(2), 60, "the person and the purchase")
+    [added] = sandbox.state()["events"]
+    changed = copy.deepcopy(examples.EVENT)
+    changed["data"]["total_purchase_amount"] = "80.00"
+    ingest(client, "/v2/events", changed)
+    wait_for(lambda: sandbox.state()["event_updates"], 60, "the update")
+    state = sandbox.state()
+    [updated] = state["events"]
+    assert (updated["eventId"], updated["value"]) == (added["eventId"], 80.0)
+    assert state["event_items"] == [examples.EVENT["data"]["event_id"]]
+    assert state["calls"]["/api/v2/contact/addContactExtEvent"] == 1
+    assert state["calls"]["/api/v2/contact/updateContactExtEvent"] == 1
+
+
 def test_three_503s_then_delivered_on_the_fourth_attempt_once(
     account, sandbox, start_worker
 ):

@@ -1,0 +1,167 @@
+"""A changed event updates the event Salesmanago already has, by the eventId its add
+answered; it is never added a second time. The API is called with signed requests;
+the sends go to the sandbox over HTTP on loopback."""
+
+import copy
+
+import pytest
+
+from ingestion import examples
+from integrations.demo import salesmanago_demo_load
+from integrations.models import Delivery, SalesmanagoEvent
+from integrations.salesmanago.client import EVENT_ADD_PATH, EVENT_UPDATE_PATH
+from integrations.services import account_deliver, deliveries_sweep
+from mappings.demo import demo_load
+from tests.harness.customers import signed_client
+
+ORDER = examples.EVENT["data"]["event_id"]
+# The sender marks each event from a thread of its own, in its own connection.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def account(db, sandbox, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    # A failed call is due again at once: the tests call the sender themselves.
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 0
+    customer = demo_load()
+    account = salesmanago_demo_load(customer)
+    account.base_url = account.v3_base_url = sandbox.url
+    account.save()
+    return account
+
+
+@pytest.fixture
+def api(account):
+    return signed_client(account.customer)
+
+
+def purchase(api, **changes) -> str:
+    body = copy.deepcopy(examples.EVENT)
+    body["data"].update(changes)
+    response = api.post("/v2/events", body, format="json")
+    assert response.status_code == 200, response.json()
+    return response.json()["datatalksId"]
+
+
+def delivered_once(api, account, sandbox) -> dict:
+    """The person and the purchase, sent; returns the purchase as Salesmanago has it."""
+    response = api.post("/v2/profiles", examples.PROFILE, format="json")
+    assert response.status_code == 200, response.json()
+    purchase(api)
+    assert account_deliver(account_id=account.pk) == 2
+    [event] = sandbox.state()["events"]
+    return event
+
+
+def latest(datatalks_id) -> Delivery:
+    return Delivery.objects.filter(data_point_id=datatalks_id).latest("revision")
+
+
+def test_the_add_keeps_the_event_id_salesmanago_answered(api, account, sandbox):
+    event = delivered_once(api, account, sandbox)
+    kept = SalesmanagoEvent.objects.get()
+    assert kept.event_id == event["eventId"]
+    assert (kept.account_id, kept.revision) == (account.pk, 1)
+    delivery = Delivery.objects.get(category="event")
+    assert delivery.remote_id == event["eventId"]
+    assert sandbox.state()["calls"][EVENT_ADD_PATH] == 1
+
+
+def test_a_changed_event_is_an_update_of_the_same_event(api, account, sandbox):
+    before = delivered_once(api, account, sandbox)
+    datatalks_id = purchase(api, total_purchase_amount="99.50", status="Refunded")
+    assert account_deliver(account_id=account.pk) == 1
+    state = sandbox.state()
+    [after] = state["events"]  # the count is unchanged
+    assert after["eventId"] == before["eventId"]
+    assert (before["value"], after["value"]) == (123.75, 99.5)
+    assert after["createdOn"] == before["createdOn"] and "modifiedOn" in after
+    assert state["calls"][EVENT_ADD_PATH] == 1
+    assert state["calls"][EVENT_UPDATE_PATH] == 1
+    assert state["event_items"] == [ORDER]  # added once
+    assert state["event_updates"] == [ORDER]  # updated once
+    sent = latest(datatalks_id)
+    assert (sent.revision, sent.status, sent.remote_id) == (2, "sent", after["eventId"])
+    assert f'"eventId": "{after["eventId"]}"' in sent.request_excerpt
+    assert SalesmanagoEvent.objects.get().revision == 2
+
+
+def test_every_later_change_updates_the_one_event(api, account, sandbox):
+    delivered_once(api, account, sandbox)
+    for amount in ("1.00", "2.00", "3.00"):
+        purchase(api, total_purchase_amount=amount)
+        assert account_deliver(account_id=account.pk) == 1
+    state = sandbox.state()
+    assert [e["value"] for e in state["events"]] == [3.0]
+    assert state["event_items"] == [ORDER] and len(state["event_updates"]) == 3
+
+
+def test_an_update_answered_503_is_retried_and_updates_once(api, account, sandbox):
+    delivered_once(api, account, sandbox)
+    datatalks_id = purchase(api, total_purchase_amount="50.00")
+    sandbox.fail_next("503", 2, paths=[EVENT_UPDATE_PATH])
+    for _ in range(3):
+        account_deliver(account_id=account.pk)
+    sent = latest(datatalks_id)
+    assert (sent.status, sent.attempts) == ("sent", 3)
+    state = sandbox.state()
+    assert state["calls"][EVENT_UPDATE_PATH] == 3
+    assert [e["value"] for e in state["events"]] == [50.0]
+    assert state["event_items"] == [ORDER] and state["event_updates"] == [ORDER]
+
+
+def test_an_add_answered_429_is_retried_and_added_once(api, account, sandbox):
+    response = api.post("/v2/profiles", examples.PROFILE, format="json")
+    assert response.status_code == 200
+    datatalks_id = purchase(api)
+    sandbox.fail_next("429", 1, paths=[EVENT_ADD_PATH])
+    account_deliver(account_id=account.pk)
+    waiting = latest(datatalks_id)
+    assert (waiting.status, waiting.attempts) == ("pending", 1)
+    assert "429" in waiting.last_error
+    account_deliver(account_id=account.pk)
+    assert latest(datatalks_id).status == "sent"
+    state = sandbox.state()
+    assert state["calls"][EVENT_ADD_PATH] == 2 and state["event_items"] == [ORDER]
+    assert SalesmanagoEvent.objects.get().event_id == state["events"][0]["eventId"]
+
+
+def test_an_update_refused_by_salesmanago_fails_and_adds_nothing(
+    api, account, sandbox, sandbox_client
+):
+    event = delivered_once(api, account, sandbox)
+    # Someone removed the event in Salesmanago: its id is unknown there now.
+    sandbox_client._post_v2(
+        "/api/contact/deleteContactExtEvent", {"eventId": event["eventId"]}
+    )
+    datatalks_id = purchase(api, total_purchase_amount="10.00")
+    account_deliver(account_id=account.pk)
+    failed = latest(datatalks_id)
+    assert (failed.status, failed.attempts) == ("failed", 1)
+    assert event["eventId"] in failed.last_error
+    assert account_deliver(account_id=account.pk) == 0  # not retried
+    state = sandbox.state()
+    assert state["events"] == [] and state["event_items"] == [ORDER]
+
+
+def test_an_update_on_the_wire_when_its_worker_stopped_is_sent_again(
+    api, account, sandbox
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    delivered_once(api, account, sandbox)
+    datatalks_id = purchase(api, total_purchase_amount="7.00")
+    long_ago = timezone.now() - timedelta(hours=1)
+    Delivery.objects.filter(pk=latest(datatalks_id).pk).update(
+        status="sending", claimed_at=long_ago, call_started_at=long_ago
+    )
+    deliveries_sweep()
+    assert latest(datatalks_id).status == "pending"  # an update names its event
+    account_deliver(account_id=account.pk)
+    assert latest(datatalks_id).status == "sent"
+    state = sandbox.state()
+    assert [e["value"] for e in state["events"]] == [7.0]
+    assert state["event_items"] == [ORDER]
