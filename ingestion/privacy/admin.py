@@ -152,7 +152,7 @@ class ErasureLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
         "customer",
         "environment",
-        "datatalks_id",
+        "person",
         "type_name",
         "via",
         "requested_by",
@@ -198,7 +198,7 @@ class ErasureLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 for row in rows
             ),
         )
-        return shown or "not sent there: nothing to delete"
+        return shown or "never sent to Salesmanago: nothing to delete there"
 
     @admin.display(description="suppressions")
     def suppressions_shown(self, obj):
