@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from mappings.models import Category
 
-from .models import Delivery, DeliveryKind, DeliveryStatus
+from .models import Delivery, DeliveryKind, DeliveryStatus, SalesmanagoEvent
 from .services import contact_email_of
 
 # What an erasure stops: anything not yet (or not surely) in Salesmanago. Failed and
@@ -27,9 +27,11 @@ OPEN = [
 
 @dataclass(frozen=True, slots=True)
 class ErasureQueued:
-    """What an erasure did to delivery: deliveries cancelled, accounts to erase in."""
+    """What an erasure did to delivery: deliveries cancelled, Salesmanago event ids
+    forgotten, accounts to erase in."""
 
     cancelled: int
+    event_ids: int
     accounts: list[int]
 
 
@@ -60,6 +62,8 @@ def deliveries_erase(
             Value("Cancelled: the person was erased (it was "), F("status"), Value(").")
         ),
     )
+    # The contact's deletion takes its events; none of them is updated again.
+    forgotten = SalesmanagoEvent.objects.filter(data_point_id__in=event_ids).delete()[0]
     if accounts:
         email = contact_email_of(data_point=data_point)
         now = timezone.now()
@@ -75,7 +79,7 @@ def deliveries_erase(
             )
             for account_id in accounts
         )
-    return ErasureQueued(cancelled=cancelled, accounts=accounts)
+    return ErasureQueued(cancelled=cancelled, event_ids=forgotten, accounts=accounts)
 
 
 def delivery_excerpts_erase(*, data_point_ids: list, patterns: list[str]) -> int:

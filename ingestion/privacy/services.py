@@ -118,6 +118,7 @@ def _erase(profile: DataPoint, *, suppress: bool) -> tuple[ErasureLog, list[int]
         "secondary_ids": len(secondary),
         "events": len(event_ids),
         "deliveries_cancelled": queued.cancelled,
+        "salesmanago_event_ids": queued.event_ids,
         # A batch excerpt quotes each item whole, its e-mail and ids included: those
         # find every excerpt that holds the person (a city would find everyone's).
         "delivery_excerpts": delivery_excerpts_erase(

@@ -11,7 +11,12 @@ from ingestion.privacy.services import profile_erase
 from ingestion.services import datapoint_ingest
 from integrations import services
 from integrations.demo import salesmanago_demo_load
-from integrations.models import Delivery, DeliveryKind, SalesmanagoAccount
+from integrations.models import (
+    Delivery,
+    DeliveryKind,
+    SalesmanagoAccount,
+    SalesmanagoEvent,
+)
 from integrations.salesmanago.client import SalesmanagoClient
 from integrations.salesmanago.sandbox import SandboxAccount
 from mappings.demo import demo_load
@@ -65,7 +70,10 @@ def test_the_contact_and_its_events_are_deleted_through_the_outbox(account, sand
     state = sandbox.state()
     assert [c["email"] for c in state["contacts"]] == [EMAIL]
     assert len(state["events"]) == 1
-    erase(account, dp_id)
+    assert SalesmanagoEvent.objects.count() == 1
+    log = erase(account, dp_id).log
+    assert log.erased["salesmanago_event_ids"] == 1
+    assert not SalesmanagoEvent.objects.exists()
     assert deliver(account) == 1
     state = sandbox.state()
     assert state["contacts"] == [] and state["events"] == []
