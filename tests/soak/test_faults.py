@@ -15,7 +15,6 @@ import pytest
 
 from datatalks.api import UNAVAILABLE
 from ingestion.credentials import credential_create
-from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery, SalesmanagoAccount
 from integrations.salesmanago.sandbox import (
     DEMO_API_SECRET,
@@ -26,9 +25,8 @@ from integrations.salesmanago.sandbox import (
     SandboxServer,
 )
 from integrations.services import account_deliver, deliveries_replay
-from mappings.demo import demo_load
 from tests.harness.customers import signed_client
-from tests.harness.delivery import PrivateRedis, Worker, wait_for
+from tests.harness.delivery import Worker, wait_for
 from tests.harness.faults import (
     Gunicorn,
     Load,
@@ -59,27 +57,6 @@ def profile(n: int, tag: str = "f") -> dict:
             "email": f"{tag}{n}@load.example",
         },
     }
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def servers(tmp_path):
-    """Starts servers of the test's own and stops them all at the end."""
-    started = []
-
-    def start(server):
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in reversed(started):
-        server.stop()
 
 
 # -- PostgreSQL restarted under load -----------------------------------------------------
@@ -236,16 +213,6 @@ def test_postgres_restarts_and_crashes_under_load(
 
 
 # -- Redis stopped under load ------------------------------------------------------------
-
-
-@pytest.fixture
-def account(sandbox):
-    """The demo customer's Salesmanago account, pointed at the test's sandbox."""
-    customer = demo_load()
-    account = salesmanago_demo_load(customer)
-    account.base_url = account.v3_base_url = sandbox.url
-    account.save()
-    return account
 
 
 def delivery_statuses() -> dict[str, int]:
