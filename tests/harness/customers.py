@@ -44,3 +44,31 @@ def signed_client(customer: Customer, environment: str = "production") -> Signed
         customer=customer, environment=environment, description="tests"
     )
     return SignedClient(credential.access_key_id, secret)
+
+
+def demo_person(n: int, tag: str) -> dict:
+    """A v3 body of the demo customer's person ``n``: its own Hard-ID and e-mail."""
+    return {
+        "type": "person",
+        "data": {
+            "customer_id": n,
+            "first_name": "Load",
+            "last_name": f"Test {n}",
+            "email": f"{tag}{n}@load.example",
+        },
+    }
+
+
+def demo_purchase(n: int, tag: str) -> dict:
+    """A v3 body of a purchase by the demo customer's person ``n`` (it is sent once
+    that person's contact is), with its own event id."""
+    return {
+        "type": "purchase_ev",
+        "data": {
+            "event_id": f"{tag.upper()}-{n}",
+            "event_type": "Purchase",
+            "event_datetime": "2021-03-18 11:35:24",
+            "customer_id": n,
+            "total_purchase_amount": "12.50",
+        },
+    }

@@ -16,6 +16,7 @@ from ingestion.credentials import credential_create
 from ingestion.models import DataPoint
 from integrations.models import Delivery
 from integrations.salesmanago.client import EVENT_ADD_PATH
+from tests.harness.customers import demo_person, demo_purchase
 from tests.harness.delivery import Worker, wait_for
 from tests.harness.faults import (
     Gunicorn,
@@ -32,31 +33,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 PAIRS = 1000  # a profile and its purchase each: 2,000 requests
 CLIENTS = 4
 MAX_SECONDS = 240
-
-
-def person(n: int) -> dict:
-    return {
-        "type": "person",
-        "data": {
-            "customer_id": n,
-            "first_name": "Scale",
-            "last_name": f"Test {n}",
-            "email": f"s{n}@scale.example",
-        },
-    }
-
-
-def purchase(n: int) -> dict:
-    return {
-        "type": "purchase_ev",
-        "data": {
-            "event_id": f"SC-{n}",
-            "event_type": "Purchase",
-            "event_datetime": "2021-03-18 11:35:24",
-            "customer_id": n,
-            "total_purchase_amount": "12.50",
-        },
-    }
 
 
 class Balancer:
@@ -95,7 +71,10 @@ def clients(balancer: Balancer, key: str, secret: str) -> tuple[list, list]:
             if n is None:
                 return
             for index, (path, body) in enumerate(
-                (("/v3/profiles", person(n)), ("/v3/events", purchase(n)))
+                (
+                    ("/v3/profiles", demo_person(n, "s")),
+                    ("/v3/events", demo_purchase(n, "sc")),
+                )
             ):
                 answer = balancer.post(session, path, body, 2 * n + index)
                 with lock:
@@ -185,7 +164,7 @@ def check(sandbox, answers, restart_at, restarted, sent_in, delivered_in):
     assert not DataPoint.objects.filter(revision__gt=1).exists()
     assert max(ids.values()) == 1
     # Delivered once: every contact and every event exactly once.
-    assert sorted(emails) == sorted(f"s{n}@scale.example" for n in range(1, PAIRS + 1))
+    assert sorted(emails) == sorted(f"s{n}@load.example" for n in range(1, PAIRS + 1))
     assert state["received"]["contacts"] == PAIRS
     assert sorted(events) == sorted(f"SC-{n}" for n in range(1, PAIRS + 1))
     assert state["calls"][EVENT_ADD_PATH] == PAIRS
