@@ -21,6 +21,7 @@ import psycopg
 import pytest
 import requests
 from django.conf import settings
+from django.db import connection
 
 from ingestion import examples
 from tests.harness.delivery import ROOT, PrivateRedis, free_port, wait_for
@@ -143,7 +144,7 @@ def printed_key(output: str) -> tuple[str, str]:
 def postgres_and_redis():
     """A database of its own on the test run's PostgreSQL, and a private Redis."""
     base = settings.DATABASES["default"]
-    if base["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":  # the ENGINE is datatalks.postgres
         pytest.skip("the test run has no PostgreSQL (scripts/services.sh fell back)")
     name = f"{base['NAME']}_make_run_{uuid.uuid4().hex[:6]}"
     admin = f"postgresql://{base['USER']}@{base['HOST']}:{base['PORT']}/postgres"
