@@ -9,8 +9,6 @@ is one round trip (autocommit: its own transaction) and a batch a fixed number:
 ``item``
     the requests, one row each: (id, type_id, group_key_id, hard_id, data,
     profile_type_id, profile_hard_id, category, n), unnested from arrays.
-``before``
-    the data points these Hard-IDs already have (the statement's snapshot).
 ``up``
     ``INSERT … ON CONFLICT (customer, environment, type, Hard-ID) DO UPDATE … WHERE``
     the group key, data or profile reference ``IS DISTINCT FROM`` what is stored: a new
@@ -18,8 +16,8 @@ is one round trip (autocommit: its own transaction) and a batch a fixed number:
     next revision, an identical one is left alone and not returned. The Hard-ID is the
     idempotency key.
 ``result``
-    per item: its Datatalks ID (``up``'s, else ``before``'s), revision, and whether it
-    changed.
+    per item: its Datatalks ID (``up``'s, else the one its Hard-ID already had, looked
+    up in the statement's snapshot), revision, and whether it changed.
 ``released`` / ``attached`` / ``collided`` (types with secondary ids)
     ids a changed data point no longer carries are let go; ids it carries that nobody
     owns are attached (also when the data is unchanged: one freed since is attached
@@ -94,10 +92,11 @@ _ITEM = (
     "WITH ORDINALITY AS i(id, type_id, group_key_id, hard_id, data, profile_type_id, "
     "profile_hard_id, category, n))"
 )
+# The data point a Hard-ID already has (the statement's snapshot): a lateral lookup by
+# the unique index, whatever the planner believes of the table's size.
 _BEFORE = (
-    f"before AS (SELECT d.id, d.revision, d.data_point_type_id AS type_id, d.hard_id "
-    f"FROM {_DP} d JOIN item i ON {_scoped('d')} "
-    "AND d.data_point_type_id = i.type_id AND d.hard_id = i.hard_id)"
+    f"LEFT JOIN LATERAL (SELECT d.id, d.revision FROM {_DP} d WHERE {_scoped('d')} "
+    "AND d.data_point_type_id = i.type_id AND d.hard_id = i.hard_id) b ON true"
 )
 _CHANGED = " OR ".join(
     f"{_DP}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in CHANGED_COLUMNS
@@ -124,16 +123,16 @@ _RESULT = (
     "coalesce(u.revision, b.revision) AS revision, u.id IS NOT NULL AS changed, "
     "i.type_id, i.group_key_id, i.category "
     "FROM item i LEFT JOIN up u ON u.type_id = i.type_id AND u.hard_id = i.hard_id "
-    "LEFT JOIN before b ON b.type_id = i.type_id AND b.hard_id = i.hard_id)"
+    f"{_BEFORE})"
 )
 # Secondary ids: claims are (n, kind, value); ``checked`` the items whose type has any.
 _SECONDARY_IDS = (
     "claim AS (SELECT c.n, c.kind, c.value, r.id AS data_point_id, "
-    "s.data_point_id AS owner FROM unnest(%(claim_n)s::bigint[], %(claim_kind)s::text[], "
+    f"(SELECT s.data_point_id FROM {_SECONDARY} s WHERE {_scoped('s')} "
+    "AND s.kind = c.kind AND s.value = c.value) AS owner "
+    "FROM unnest(%(claim_n)s::bigint[], %(claim_kind)s::text[], "
     "%(claim_value)s::text[]) AS c(n, kind, value) "
-    "JOIN result r ON r.n = c.n AND r.id IS NOT NULL "
-    f"LEFT JOIN {_SECONDARY} s ON {_scoped('s')} "
-    "AND s.kind = c.kind AND s.value = c.value), "
+    "JOIN result r ON r.n = c.n AND r.id IS NOT NULL), "
     f"released AS (DELETE FROM {_SECONDARY} s USING result r "
     "WHERE s.data_point_id = r.id AND r.changed AND r.revision > 1 "
     "AND r.n = ANY(%(checked)s::bigint[]) AND NOT EXISTS (SELECT 1 FROM claim c "
@@ -262,7 +261,7 @@ def _statement(caller, spec, requests, log) -> tuple[dict[str, Any], list[str]]:
     links = [profile_link(r) for r in requests]
     params["profile_type_id"] = [type_id for type_id, _ in links]
     params["profile_hard_id"] = [key for _, key in links]
-    parts = [_ITEM, _BEFORE, _UP, _RESULT]
+    parts = [_ITEM, _UP, _RESULT]
     if _secondary_ids(requests, params):
         parts.append(_SECONDARY_IDS)
     referenced = _referenced(spec, requests)
