@@ -82,6 +82,7 @@ def _ended_or_sent_again() -> Q:
     later = Delivery.objects.filter(
         data_point_id=OuterRef("data_point_id"),
         account_id=OuterRef("account_id"),
+        kind=DeliveryKind.UPSERT,
         status=DeliveryStatus.SENT,
         revision__gt=OuterRef("revision"),
     )
