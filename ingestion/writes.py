@@ -93,10 +93,12 @@ _ITEM = (
     "profile_hard_id, category, n))"
 )
 # The data point a Hard-ID already has (the statement's snapshot): a lateral lookup by
-# the unique index, whatever the planner believes of the table's size.
+# the unique index, whatever the planner believes of the table's size. OFFSET 0 keeps
+# it a subquery: pulled up into a join, a table without statistics (autovacuum off, a
+# fresh database) was scanned by the index's customer prefix, every row of it.
 _BEFORE = (
     f"LEFT JOIN LATERAL (SELECT d.id, d.revision FROM {_DP} d WHERE {_scoped('d')} "
-    "AND d.data_point_type_id = i.type_id AND d.hard_id = i.hard_id) b ON true"
+    "AND d.data_point_type_id = i.type_id AND d.hard_id = i.hard_id OFFSET 0) b ON true"
 )
 _CHANGED = " OR ".join(
     f"{_DP}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in CHANGED_COLUMNS
