@@ -103,15 +103,16 @@ def test_rate_limit_refusals_are_counted_per_customer(client, api, demo, metrics
     before = scrape(client)
     codes = [
         api.post("/v3/profiles", examples.PROFILE, format="json").status_code
-        for _ in range(3)
+        for _ in range(4)
     ]
-    assert codes == [200, 429, 429]
+    # One a minute: a minute may turn once during the four, so two or three are
+    # refused.
+    assert set(codes) == {200, 429} and codes.count(429) >= 2, codes
     after = scrape(client)
     name = "datatalks_rate_limit_refusals_total"
-    assert (
-        value(after, name, customer=demo.slug) - value(before, name, customer=demo.slug)
-        == 2
-    )
+    assert value(after, name, customer=demo.slug) - value(
+        before, name, customer=demo.slug
+    ) == codes.count(429)
 
 
 def test_the_outbox_is_read_from_the_database_when_scraped(
