@@ -207,7 +207,7 @@ def test_erase_cancels_open_deliveries_and_queues_the_contact_delete(api, demo):
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT contact_email FROM {Delivery._meta.db_table} WHERE id = %s",  # noqa: S608 (a table name)
-            [eraser.pk],
+            [Delivery._meta.pk.get_db_prep_value(eraser.pk, connection)],
         )
         [stored] = cursor.fetchone()
     assert stored and EMAIL not in stored
