@@ -178,7 +178,8 @@ def _store_by_id(caller, spec, request: IngestRequest) -> Stored:
     )
     current = (
         DataPoint.objects.select_for_update()
-        .filter(scope, pk=request.datatalks_id)
+        # An erased data point's id names no one: it is never written again.
+        .filter(scope, pk=request.datatalks_id, erased_at__isnull=True)
         .values_list("hard_id", flat=True)
         .first()
     )

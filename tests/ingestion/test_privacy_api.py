@@ -239,3 +239,16 @@ def test_the_customers_own_document_describes_export_and_erase(api, demo):
     assert operations["get"]["operationId"] == "v3_profiles_retrieve"
     assert operations["delete"]["operationId"] == "v3_profiles_erase"
     assert [p["name"] for p in operations["delete"]["parameters"]] == ["suppress"]
+
+
+def test_an_erased_datatalks_id_is_never_written_again(api, demo):
+    dp_id = sent(api, "/v2/profiles", person())
+    erase(api, dp_id)
+    body = person()
+    body["datatalksId"] = dp_id
+    response = api.post("/v3/profiles", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["messages"] == [
+        f"datatalksId: {dp_id} is not a person data point of yours"
+    ]
+    assert DataPoint.objects.get(pk=dp_id).data == {}
