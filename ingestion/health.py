@@ -23,7 +23,12 @@ from django.db.models import (
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
-from integrations.models import Delivery, DeliveryStatus, SalesmanagoAccount
+from integrations.models import (
+    OPEN_STATUSES,
+    Delivery,
+    DeliveryStatus,
+    SalesmanagoAccount,
+)
 from mappings.models import Customer
 
 from .models import RejectionRollup, RequestLog, RequestRollup
@@ -32,13 +37,6 @@ from .rollups import hourly_counts, rejection_counts, rollup_mark
 HOURS = 24
 DAYS = 30
 TOP_MESSAGES = 10
-OPEN = [
-    DeliveryStatus.PENDING,
-    DeliveryStatus.SENDING,
-    DeliveryStatus.FAILED,
-    DeliveryStatus.DEAD,
-    DeliveryStatus.UNKNOWN,
-]
 
 
 @dataclass
@@ -194,7 +192,7 @@ def _accounts(customer, now: datetime) -> list[AccountHealth]:
     }
     open_counts: dict[int, dict[str, int]] = defaultdict(dict)
     for row in (
-        Delivery.objects.filter(account__in=accounts, status__in=OPEN)
+        Delivery.objects.filter(account__in=accounts, status__in=OPEN_STATUSES)
         .values("account_id", "status")
         .annotate(count=Count("pk"))
         .order_by()
@@ -206,7 +204,7 @@ def _accounts(customer, now: datetime) -> list[AccountHealth]:
             sent_24h=sent.get(account.pk, {}).get("count", 0),
             lag_avg=sent.get(account.pk, {}).get("lag_avg"),
             lag_max=sent.get(account.pk, {}).get("lag_max"),
-            by_status={s: open_counts[account.pk].get(s, 0) for s in OPEN},
+            by_status={s: open_counts[account.pk].get(s, 0) for s in OPEN_STATUSES},
         )
         for account in accounts
     ]

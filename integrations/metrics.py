@@ -10,7 +10,7 @@ from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-from .models import Delivery, DeliveryStatus, SalesmanagoAccount
+from .models import OPEN_STATUSES, Delivery, DeliveryStatus, SalesmanagoAccount
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +33,6 @@ OUTCOMES = {
     DeliveryStatus.PENDING: "requeued",
     DeliveryStatus.DEAD: "dead",
 }
-# The rows the outbox collector counts: those the partial index delivery_open covers.
-OPEN = [
-    DeliveryStatus.PENDING,
-    DeliveryStatus.SENDING,
-    DeliveryStatus.FAILED,
-    DeliveryStatus.DEAD,
-    DeliveryStatus.UNKNOWN,
-]
 
 
 def deliveries_observe(*, account_id: int, status: str, deliveries, count: int) -> None:
@@ -75,7 +67,7 @@ class OutboxCollector:
 
     def _read(self):
         rows = list(
-            Delivery.objects.filter(status__in=OPEN)
+            Delivery.objects.filter(status__in=OPEN_STATUSES)
             .values("account_id", "status")
             .annotate(count=Count("pk"), oldest=Min("created_at"))
             .order_by()
@@ -108,7 +100,7 @@ class OutboxCollector:
         found = {(row["account_id"], row["status"]): row for row in rows}
         for pk, customer, environment, client_id in accounts:
             info.add_metric([str(pk), customer, environment, client_id], 1)
-            for status in OPEN:
+            for status in OPEN_STATUSES:
                 row = found.get((pk, status))
                 depth.add_metric([str(pk), status], row["count"] if row else 0)
             pending = found.get((pk, DeliveryStatus.PENDING))

@@ -218,6 +218,17 @@ class DeliveryKind(models.TextChoices):
     ERASE = "erase", "Erase (delete the contact)"
 
 
+# Deliveries still open (not sent, not superseded): what the data health page and the
+# outbox metrics count, and what the partial index delivery_open covers.
+OPEN_STATUSES = [
+    DeliveryStatus.PENDING,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.UNKNOWN,
+]
+
+
 class Delivery(models.Model):
     """One revision of one data point, to one account: written with the data, in the
     same transaction, and claimed by exactly one worker before it is sent."""
@@ -283,9 +294,7 @@ class Delivery(models.Model):
             # The data health page: open deliveries and recent sends per account.
             models.Index(
                 fields=["account", "status"],
-                condition=Q(
-                    status__in=["pending", "sending", "failed", "dead", "unknown"]
-                ),
+                condition=Q(status__in=OPEN_STATUSES),
                 name="delivery_open",
             ),
             models.Index(
