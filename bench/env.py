@@ -10,12 +10,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from bench.procs import Children, descendants, free_port
+from bench.procs import Children, descendants
+from tests.harness import processes
+from tests.harness.processes import free_port
 
 PG_ADMIN_URL = os.environ.get(
     "BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -80,17 +79,14 @@ class BenchEnv:
         self._create_database()
         self._flush_redis()
         self.sandbox = self.children.start(
-            [
-                self.python,
-                "manage.py",
-                "salesmanago_sandbox",
-                "--port",
-                str(self.sandbox_port),
-            ],
+            processes.sandbox_command(self.sandbox_port, python=self.python),
             log=self.work / "sandbox.log",
             cwd=self.root,
         )
-        _wait_for_http(f"http://127.0.0.1:{self.sandbox_port}/_sandbox/faults")
+        _wait_for_http(
+            f"http://127.0.0.1:{self.sandbox_port}/_sandbox/faults",
+            process=self.sandbox,
+        )
         self._load_service_data()
 
     def _service_environment(self) -> dict[str, str]:
@@ -157,22 +153,15 @@ class BenchEnv:
         """Starts gunicorn; returns its base URL once it answers."""
         self.stop_server()
         self.server_port = free_port()
-        args = [
-            str(self.bin / "gunicorn"),
-            "datatalks.wsgi",
-            "--bind",
-            f"127.0.0.1:{self.server_port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            kind,
-            "--threads",
-            str(threads),
-            "--timeout",
-            "60",
-            "--graceful-timeout",
-            "5",
-        ]
+        args = processes.gunicorn_command(
+            self.server_port,
+            workers=workers,
+            python=self.python,
+            worker_class=kind,
+            threads=threads,
+            timeout=60,
+            graceful_timeout=5,
+        )
         self.server = self.children.start(
             args, log=self.work / "gunicorn.log", cwd=self.root
         )
@@ -183,12 +172,7 @@ class BenchEnv:
     def start_worker(self, *, concurrency: int, queue: str = "celery"):
         """Starts a Celery worker (no beat) against the bench's database and broker,
         serving one queue."""
-        args = [
-            self.python,
-            "-m",
-            "celery",
-            "-A",
-            "datatalks",
+        args = processes.celery_command(
             "worker",
             "-Q",
             queue,
@@ -196,7 +180,8 @@ class BenchEnv:
             str(concurrency),
             "--loglevel",
             "WARNING",
-        ]
+            python=self.python,
+        )
         worker = self.children.start(
             args, log=self.work / f"worker-{queue}.log", cwd=self.root
         )
@@ -256,26 +241,19 @@ def _wait_for_worker(process, timeout: float = 60.0) -> None:
     """Waits until the worker answers a ping over the broker."""
     from datatalks.celery import app
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def pong() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"celery worker exited with {process.returncode}")
-        if app.control.ping(timeout=0.5):
-            return
-    raise RuntimeError(f"the celery worker did not answer within {timeout:g} s")
+        return bool(app.control.ping(timeout=0.5))
+
+    processes.wait_for(pong, timeout, "the celery worker to answer", interval=0)
 
 
 def _wait_for_http(url: str, *, process=None, timeout: float = 30.0) -> None:
     """Waits until ``url`` answers with any HTTP status."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2).close()  # noqa: S310 (our own server)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout:g} s")
+    processes.wait_for(
+        lambda: processes.answers(url, ok_only=False, process=process),
+        timeout,
+        url,
+        interval=0.1,
+    )

@@ -7,21 +7,14 @@ started (gunicorn's workers) and nothing else on the machine.
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.harness import processes
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Children:
@@ -31,36 +24,19 @@ class Children:
         self._procs: list[subprocess.Popen] = []
 
     def start(self, args: list[str], *, log: Path, **kwargs) -> subprocess.Popen:
-        out = log.open("ab")
-        proc = subprocess.Popen(  # noqa: S603 (our own commands, no shell)
-            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
-        )
-        out.close()
+        proc = processes.start(args, log=log, **kwargs)
         self._procs.append(proc)
         return proc
 
     def stop(self, proc: subprocess.Popen, timeout: float = 10.0) -> None:
         """SIGTERM to the process's group, SIGKILL after ``timeout``."""
-        if proc.poll() is None:
-            _signal_group(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        # Workers that outlived their master (it was killed) share its group id.
-        _signal_group(proc.pid, signal.SIGKILL)
+        processes.stop(proc, timeout)
         if proc in self._procs:
             self._procs.remove(proc)
 
     def stop_all(self) -> None:
         for proc in reversed(list(self._procs)):
             self.stop(proc)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
 
 
 def run_measured(args: list[str], *, env: dict, stdout: Path) -> tuple[int, float]:

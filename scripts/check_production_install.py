@@ -10,6 +10,8 @@ signed with botocore as a customer signs it, must reach the sandbox.
 Bounded: pip has its own timeout; after it, the run has RUN_SECONDS to deliver. All
 servers listen on 127.0.0.1 ports chosen free, and stop (and the database is dropped)
 whatever happens. Needs DATABASE_URL (postgres://, scripts/services.sh) and redis-server.
+Run from the top of the tree as ``python -m scripts.check_production_install`` (it
+starts its servers with tests/harness/processes.py).
 """
 
 import contextlib
@@ -17,8 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +32,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from cryptography.fernet import Fernet
+
+from tests.harness import processes
+from tests.harness.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / "var" / "production-venv"
@@ -53,37 +56,22 @@ def main() -> int:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     folder = Path(tempfile.mkdtemp(prefix="datatalks-production-"))
-    processes: list[subprocess.Popen] = []
+    started: list[subprocess.Popen] = []
     try:
         # A Redis of its own: a shared one may hold other runs' tasks.
         redis_port = free_port()
-        start(
-            processes,
-            folder,
-            "redis",
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(redis_port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-        )
+        start(started, folder, "redis", processes.redis_command(redis_port))
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         return deliver_one(
             python,
             server._replace(path=f"/{name}").geturl(),
             redis_url,
             folder,
-            processes,
+            started,
         )
     finally:
-        for process in processes:
-            stop(process)
+        for process in started:
+            processes.stop(process)
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(folder, ignore_errors=True)
@@ -108,22 +96,21 @@ def fresh_venv() -> Path:
     return python
 
 
-def deliver_one(python, database_url, redis_url, folder, processes) -> int:
+def deliver_one(python, database_url, redis_url, folder, started) -> int:
     deadline = time.monotonic() + RUN_SECONDS
     sandbox_port, web_port = free_port(), free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DJANGO_SETTINGS_MODULE": "datatalks.settings",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DATATALKS_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "SALESMANAGO_URL": f"http://127.0.0.1:{sandbox_port}",
-        "SALESMANAGO_ALLOW_LOOPBACK": "true",  # the sandbox stands in for Salesmanago
-        "DATATALKS_DELIVERY_SWEEP_SECONDS": "2",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = processes.service_env(
+        settings="datatalks.settings",
+        database_url=database_url,
+        redis_url=redis_url,
+        base={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DATATALKS_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        SALESMANAGO_URL=f"http://127.0.0.1:{sandbox_port}",
+        SALESMANAGO_ALLOW_LOOPBACK="true",  # the sandbox stands in for Salesmanago
+        DATATALKS_DELIVERY_SWEEP_SECONDS="2",
+    )
     manage = [str(python), "manage.py"]
     run(*manage, "migrate", "--no-input", env=env)
     run(*manage, "load_demo", env=env)
@@ -132,58 +119,29 @@ def deliver_one(python, database_url, redis_url, folder, processes) -> int:
         for line in run(*manage, "create_api_key", "demo", env=env).splitlines()
         if "=" in line
     )
-    bin_ = python.parent
     for name, command in [
-        (
-            "sandbox",
-            [
-                *manage,
-                "salesmanago_sandbox",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(sandbox_port),
-            ],
-        ),
-        (
-            "web",
-            [
-                str(bin_ / "gunicorn"),
-                "datatalks.wsgi",
-                "--bind",
-                f"127.0.0.1:{web_port}",
-                "--workers",
-                "2",
-                "--no-control-socket",
-            ],
-        ),
+        ("sandbox", processes.sandbox_command(sandbox_port, python=python)),
+        ("web", processes.gunicorn_command(web_port, python=python)),
         (
             "worker",
-            [
-                str(bin_ / "celery"),
-                "-A",
-                "datatalks",
-                "worker",
-                "--concurrency=1",
-                "--loglevel=INFO",
-            ],
+            processes.celery_command(
+                "worker", "--concurrency=1", "--loglevel=INFO", python=python
+            ),
         ),
         (
             "beat",
-            [
-                str(bin_ / "celery"),
-                "-A",
-                "datatalks",
+            processes.celery_command(
                 "beat",
                 "--loglevel=INFO",
                 "-s",
                 str(folder / "beat-schedule"),
-            ],
+                python=python,
+            ),
         ),
     ]:
-        start(processes, folder, name, command, env)
+        start(started, folder, name, command, env)
     web = f"http://127.0.0.1:{web_port}"
-    wait(lambda: answers(web + "/api/schema/"), deadline, "gunicorn", folder)
+    wait(lambda: processes.answers(web + "/api/schema/"), deadline, "gunicorn", folder)
     email = f"production-check-{secrets.token_hex(3)}@example.com"
     status = post_signed(web + "/v2/profiles", profile(email), key)
     if status != 200:
@@ -237,26 +195,16 @@ def contacts(url: str) -> str:
     return ""
 
 
-def answers(url: str) -> bool:
-    with (
-        contextlib.suppress(OSError),
-        urllib.request.urlopen(url, timeout=2) as response,  # noqa: S310 (loopback)
-    ):
-        return response.status == 200
-    return False
-
-
 def beat_ran(folder: Path) -> bool:
     return "deliveries_sweep_task" in (folder / "beat.log").read_text(errors="replace")
 
 
 def wait(check, deadline: float, what: str, folder: Path) -> None:
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    fail(f"timed out waiting for {what}", folder)
-    raise SystemExit(1)
+    try:
+        processes.wait_for(check, deadline - time.monotonic(), what, interval=0.5)
+    except TimeoutError as exc:
+        fail(str(exc), folder)
+        raise SystemExit(1) from None
 
 
 def fail(message: str, folder: Path) -> int:
@@ -282,36 +230,9 @@ def run(*command, env=None, timeout: float = 120) -> str:
     return done.stdout
 
 
-def start(processes, folder: Path, name: str, command: list, env=None) -> None:
+def start(started, folder: Path, name: str, command: list, env=None) -> None:
     """Starts ``command`` in its own process group, logging to ``folder/name.log``."""
-    log = open(folder / f"{name}.log", "wb")  # noqa: SIM115 (the process's own)
-    processes.append(
-        subprocess.Popen(  # noqa: S603 (our own commands)
-            [str(c) for c in command],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def stop(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+    started.append(processes.start(command, log=folder / f"{name}.log", env=env))
 
 
 if __name__ == "__main__":

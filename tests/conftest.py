@@ -1,5 +1,6 @@
 """Fixtures every test folder shares: the demo customer, API clients and keys, signed
-requests, and the Salesmanago sandbox. Helpers a test imports live in tests/harness/."""
+requests, the Salesmanago sandbox, and a private broker with real Celery workers.
+Helpers a test imports live in tests/harness/."""
 
 import json
 import shutil
@@ -9,11 +10,15 @@ import pytest
 import requests
 from django.conf import settings
 
+from datatalks.celery import app as celery_app
 from ingestion.credentials import credential_cache_clear, credential_create
+from integrations.demo import salesmanago_demo_load
 from integrations.salesmanago.client import SalesmanagoClient
 from integrations.salesmanago.sandbox import SandboxServer
 from mappings.demo import demo_load
 
+from .harness.delivery import PrivateRedis, Worker, use_broker
+from .harness.faults import PrivatePostgres
 from .harness.sandbox import sandbox_credentials, shared_sandbox
 from .harness.signing import SignedClient, sign_with_botocore
 
@@ -76,6 +81,63 @@ def sandbox() -> SandboxServer:
 def sandbox_client(sandbox) -> SalesmanagoClient:
     """A client for the sandbox's demo account."""
     return SalesmanagoClient(sandbox_credentials(sandbox.url))
+
+
+@pytest.fixture
+def account(sandbox):
+    """The demo customer's Salesmanago account, pointed at the test's sandbox (a test
+    module that needs another account defines its own ``account``)."""
+    account = salesmanago_demo_load(demo_load())
+    account.base_url = account.v3_base_url = sandbox.url
+    account.save()
+    return account
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL cluster of the test's own (one it may stop or crash), with an
+    empty ``datatalks`` database; removed at the end."""
+    server = PrivatePostgres()
+    try:
+        yield server.start().create_database()
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of the test's own (a broker it may stop); nothing points at it."""
+    server = PrivateRedis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker():
+    """A private Redis that this process's Celery app publishes to (wake-ups)."""
+    original = celery_app.conf.broker_url
+    server = PrivateRedis().start()
+    use_broker(server.url)
+    yield server
+    server.stop()
+    use_broker(original)
+
+
+@pytest.fixture
+def start_worker(broker, tmp_path):
+    """Starts a Celery worker (with beat) on ``broker``: ``start_worker(**env)``;
+    every worker started is stopped at the end."""
+    workers = []
+
+    def start(**env):
+        log = tmp_path / f"worker{len(workers)}.log"
+        worker = Worker(broker.url, log, **env).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -14,7 +14,6 @@ from django.contrib import admin
 from django.urls import reverse
 from playwright.sync_api import expect, sync_playwright
 
-from datatalks.celery import app as celery_app
 from ingestion import examples
 from ingestion.caller import ApiCaller
 from ingestion.credentials import credential_create
@@ -34,7 +33,8 @@ from mappings.demo import demo_load
 from mappings.models import Customer, DataPointType
 from mappings.versions import mapping_version_create
 from tests.harness.customers import make_customer
-from tests.harness.delivery import PrivateRedis, Worker, use_broker, wait_for
+from tests.harness.delivery import Worker
+from tests.harness.processes import wait_for
 from tests.harness.signing import signed_session
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -347,17 +347,6 @@ def test_every_admin_list_and_form_fits_a_1400px_screen(
         if wide := sideways(page):
             too_wide[name] = wide
     assert too_wide == {}, json.dumps(too_wide, indent=1)
-
-
-@pytest.fixture
-def broker():
-    """A private Redis for the live server's wake-ups and the worker."""
-    original = celery_app.conf.broker_url
-    server = PrivateRedis().start()
-    use_broker(server.url)
-    yield server
-    server.stop()
-    use_broker(original)
 
 
 def step_states(page) -> dict[str, str]:

@@ -8,7 +8,6 @@ Salesmanago sandbox it started. The write path's SQL must keep running on SQLite
 this test is what says so.
 """
 
-import contextlib
 import json
 import os
 import re
@@ -24,7 +23,9 @@ from django.conf import settings
 from django.db import connection
 
 from ingestion import examples
-from tests.harness.delivery import ROOT, PrivateRedis, free_port, wait_for
+from tests.harness import processes
+from tests.harness.delivery import PrivateRedis
+from tests.harness.processes import free_port, wait_for
 from tests.harness.signing import signed_session
 
 CURL_HEADER = "Try it (AWS Signature V4, signed by curl):\n"
@@ -61,14 +62,8 @@ class MakeRun:
         self.process = None
 
     def start(self) -> "MakeRun":
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            ["scripts/run.sh"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        self.process = processes.start(
+            ["scripts/run.sh"], log=self.log_path, env=self.env
         )
         wait_for(self._ready, 180, "make run to serve the API and the sandbox", 0.5)
         return self
@@ -99,27 +94,20 @@ class MakeRun:
     def stop(self) -> None:
         """Ctrl-C, as a user stops it: everything it started ends."""
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
+            processes.signal_group(self.process, signal.SIGINT)
             try:
                 self.process.wait(40)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+                processes.kill(self.process)
                 raise AssertionError("make run did not stop on Ctrl-C") from None
             try:
-                wait_for(self._all_ended, 20, "every process of make run to end")
+                wait_for(
+                    lambda: processes.group_ended(self.process),
+                    20,
+                    "every process of make run to end",
+                )
             finally:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-        self.log.close()
-
-    def _all_ended(self) -> bool:
-        try:
-            os.killpg(self.process.pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
+                processes.signal_group(self.process, signal.SIGKILL)
 
 
 def curl(command: str) -> tuple[int, dict]:

@@ -7,26 +7,11 @@ import uuid
 import pytest
 import requests
 
-from tests.harness.delivery import PrivateRedis, Worker, wait_for
-from tests.harness.faults import Gunicorn, PrivatePostgres, manage, server_env
+from tests.harness.delivery import Worker
+from tests.harness.faults import Gunicorn, manage, server_env
+from tests.harness.processes import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def private_postgres():
-    server = PrivatePostgres()
-    try:
-        yield server.start().create_database()
-    finally:
-        server.remove()
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@ multiprocess sums count) and its query API reads back the ingest count and the o
 depth after a known number of signed requests."""
 
 import pytest
-from django.db import connection
 
 from ingestion import examples
 from ingestion.credentials import credential_create
 from integrations.demo import salesmanago_demo_load
 from mappings.demo import demo_load
-from tests.harness.delivery import PrivateRedis, wait_for
-from tests.harness.faults import Gunicorn, send, server_env
+from tests.harness.faults import Gunicorn, send, server_env, shared_test_database_url
+from tests.harness.processes import wait_for
 from tests.harness.prometheus import PrivatePrometheus
 from tests.harness.signing import signed_session
 
@@ -28,18 +27,6 @@ def profile(n: int) -> dict:
     return {**examples.PROFILE, "data": data}
 
 
-def database_url_of_tests() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis().start()
-    yield server
-    server.stop()
-
-
 def test_prometheus_reads_the_ingest_count_and_the_outbox_depth(
     private_redis, tmp_path
 ):
@@ -47,7 +34,7 @@ def test_prometheus_reads_the_ingest_count_and_the_outbox_depth(
     salesmanago_demo_load(customer)  # every accepted profile gets one outbox row
     credential, secret = credential_create(customer=customer, description="metrics")
     env = server_env(
-        database_url_of_tests(), private_redis.url, DATATALKS_METRICS_TOKEN=TOKEN
+        shared_test_database_url(), private_redis.url, DATATALKS_METRICS_TOKEN=TOKEN
     )
     api = Gunicorn(env, tmp_path / "gunicorn.log", workers=2).start()
     prometheus = None

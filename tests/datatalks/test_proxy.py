@@ -11,7 +11,7 @@ import pytest
 
 from ingestion.credentials import credential_create
 from mappings.demo import demo_load
-from tests.harness.delivery import wait_for
+from tests.harness.processes import wait_for
 from tests.harness.proxy import gunicorn_behind_nginx, raw_exchange
 from tests.harness.signing import signed_session
 

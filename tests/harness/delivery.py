@@ -1,28 +1,16 @@
-"""Real parts for delivery tests: a private Redis broker, a Celery worker (with beat)
-in its own process group, and committed data the worker can see."""
+"""Real parts for delivery tests: a private Redis broker and a Celery worker (with
+beat) in its own process group, started through tests/harness/processes.py."""
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import kombu.pools
 import redis
-from django.db import connection
 
 from datatalks.celery import app as celery_app
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from . import processes
+from .faults import shared_test_database_url
+from .processes import free_port, service_env, wait_for
 
 
 class PrivateRedis:
@@ -34,21 +22,7 @@ class PrivateRedis:
         self.process = None
 
     def start(self) -> "PrivateRedis":
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.process = processes.start(processes.redis_command(self.port), log=None)
         wait_for(lambda: self._ping(), 10, "redis to start")
         return self
 
@@ -59,9 +33,8 @@ class PrivateRedis:
             return False
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
+        if self.process:
+            processes.stop(self.process)
 
 
 def use_broker(url: str) -> None:
@@ -85,65 +58,34 @@ class Worker:
         self.process = None
 
     def start(self) -> "Worker":
-        db = connection.settings_dict
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            "REDIS_URL": self.broker_url,
+        quick = {
             "DATATALKS_DELIVERY_SWEEP_SECONDS": "1",
             "DATATALKS_DELIVERY_BACKOFF_BASE_SECONDS": "1",
             "DATATALKS_DELIVERY_BACKOFF_CAP_SECONDS": "4",
             "DATATALKS_DELIVERY_TASK_TIME_LIMIT_SECONDS": "20",
             "DATATALKS_DELIVERY_STUCK_SECONDS": "25",
-            **self.env,
         }
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "datatalks",
-                "worker",
-                "-B",
-                "--concurrency=2",
-                "--loglevel=INFO",
-                "-s",
-                str(self.log_path) + ".beat",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        env = service_env(
+            settings="tests.settings",
+            database_url=shared_test_database_url(),
+            redis_url=self.broker_url,
+            **{**quick, **self.env},
         )
+        command = processes.celery_command(
+            "worker",
+            "-B",
+            "--concurrency=2",
+            "--loglevel=INFO",
+            "-s",
+            str(self.log_path) + ".beat",
+        )
+        self.process = processes.start(command, log=self.log_path, env=env)
         return self
 
     def kill(self) -> None:
         """SIGKILL to the worker and its pool processes: nothing gets to clean up."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
+        processes.kill(self.process)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
-
-
-def wait_for(check, timeout: float, what: str, interval: float = 0.2):
-    """Polls ``check`` until it returns something truthy; fails the test on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        if self.process:
+            processes.stop(self.process, timeout=15)

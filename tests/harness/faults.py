@@ -11,7 +11,6 @@ import glob
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,8 @@ import psycopg
 import requests
 from django.db import connection
 
-from .delivery import ROOT, free_port, wait_for
+from . import processes
+from .processes import ROOT, free_port, service_env, wait_for
 from .signing import signed_session
 
 # Test-only Fernet key and Django key, the same as tests/settings.py sets, so secrets
@@ -151,15 +151,13 @@ def shared_test_database_url() -> str:
 
 def server_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     """The environment of a server or manage.py command of the test's own."""
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": SERVER_SETTINGS,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "DJANGO_LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
+    return service_env(
+        settings=SERVER_SETTINGS,
+        database_url=database_url,
+        redis_url=redis_url,
+        DJANGO_LOG_LEVEL="WARNING",
         **extra,
-    }
+    )
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -203,57 +201,28 @@ class Gunicorn:
         self.process = None
 
     def start(self) -> "Gunicorn":
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "datatalks.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.workers),
-                "--timeout",
-                "60",
-                "--graceful-timeout",
-                "5",
-                # The default control socket is one path per user: servers would clash.
-                "--no-control-socket",
-                *self.extra_args,
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        command = processes.gunicorn_command(
+            self.port,
+            *self.extra_args,
+            workers=self.workers,
+            timeout=60,
+            graceful_timeout=5,
         )
+        self.process = processes.start(command, log=self.log_path, env=self.env)
         wait_for(self._answers, 30, "gunicorn to start")
         return self
 
     def _answers(self) -> bool:
         if self.process.poll() is not None:
             raise AssertionError(f"gunicorn exited: {self.log_text()[-2000:]}")
-        try:
-            return requests.get(self.url + "/api/schema/", timeout=2).ok
-        except requests.RequestException:
-            return False
+        return processes.answers(self.url + "/api/schema/")
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
         if self.process:
-            self.log.close()
+            processes.stop(self.process, timeout=15)
 
 
 @dataclass

@@ -2,17 +2,14 @@
 on a free loopback port, with a private config and data directory, scraping every
 second; queried through its HTTP API; stopped at the end."""
 
-import contextlib
 import json
-import os
 import shutil
-import signal
-import subprocess
 from pathlib import Path
 
 import requests
 
-from .delivery import free_port, wait_for
+from . import processes
+from .processes import free_port, wait_for
 
 
 class PrivatePrometheus:
@@ -51,8 +48,7 @@ class PrivatePrometheus:
         self.process = None
 
     def start(self) -> "PrivatePrometheus":
-        self.log = open(self.root / "prometheus.log", "ab")  # noqa: SIM115 (stop closes)
-        self.process = subprocess.Popen(
+        self.process = processes.start(
             [
                 self.binary,
                 f"--config.file={self.config}",
@@ -60,10 +56,8 @@ class PrivatePrometheus:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--storage.tsdb.retention.time=1h",
             ],
+            log=self.root / "prometheus.log",
             cwd=self.root,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
         wait_for(self._ready, 60, "prometheus to start")
         return self
@@ -91,14 +85,5 @@ class PrivatePrometheus:
         return float(result[0]["value"][1]) if result else None
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
         if self.process:
-            self.log.close()
+            processes.stop(self.process, timeout=20)

@@ -6,14 +6,15 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
-from .delivery import ROOT, PrivateRedis, free_port, wait_for
+from . import processes
+from .delivery import PrivateRedis
 from .faults import Gunicorn, server_env, shared_test_database_url
+from .processes import ROOT, free_port, wait_for
 
 NGINX = "/usr/sbin/nginx"
 TEMPLATE = ROOT / "deploy" / "nginx.conf"
@@ -91,15 +92,8 @@ class Nginx:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        if self.process:
+            processes.stop(self.process)
         shutil.rmtree(self.state, ignore_errors=True)
 
 

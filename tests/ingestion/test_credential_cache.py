@@ -16,8 +16,8 @@ from django.conf import settings
 from ingestion import examples, sigv4
 from ingestion.credentials import credential_create, credential_deactivate
 from ingestion.models import ApiCredential
-from tests.harness.delivery import ROOT
 from tests.harness.faults import Gunicorn, server_env, shared_test_database_url
+from tests.harness.processes import ROOT
 from tests.harness.signing import signed_session
 
 pytestmark = pytest.mark.django_db(transaction=True)

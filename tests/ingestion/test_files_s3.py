@@ -9,13 +9,11 @@ from moto.server import ThreadedMotoServer
 from ingestion.files import services
 from ingestion.files.receiving import files_storage
 from ingestion.models import DataPoint
-from tests.harness.delivery import free_port
 from tests.harness.files import FileClient, csv_bytes, person_rows
-from tests.integrations import test_salesmanago_delivery as delivery
+from tests.harness.processes import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-broker, start_worker = delivery.broker, delivery.start_worker
 BUCKET = "datatalks-files"
 REGION = "eu-north-1"
 

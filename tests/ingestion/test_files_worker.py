@@ -6,13 +6,8 @@ import pytest
 
 from ingestion.models import DataPoint, FileUpload
 from integrations.models import Delivery
-from tests.harness.delivery import wait_for
 from tests.harness.files import FileClient, csv_bytes, person_rows
-from tests.integrations import test_salesmanago_delivery as delivery
-
-# The delivery tests' fixtures: the demo's Salesmanago account on the sandbox, a
-# private Redis broker and real Celery workers.
-account, broker, start_worker = delivery.account, delivery.broker, delivery.start_worker
+from tests.harness.processes import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,26 +8,16 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from datatalks.celery import app as celery_app
 from ingestion import examples
 from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery
 from mappings.demo import demo_load
 from tests.harness.customers import signed_client
-from tests.harness.delivery import PrivateRedis, Worker, free_port, use_broker, wait_for
+from tests.harness.delivery import Worker
+from tests.harness.processes import free_port, wait_for
 
 CONTACTS = "/api/contact/batchupsert"
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def broker():
-    original = celery_app.conf.broker_url
-    server = PrivateRedis().start()
-    use_broker(server.url)
-    yield server
-    server.stop()
-    use_broker(original)
 
 
 def samples(url: str) -> dict:

@@ -11,7 +11,6 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from datatalks.celery import app as celery_app
 from ingestion import examples
 from ingestion.credentials import credential_create
 from ingestion.models import DataPoint, ErasureLog
@@ -19,22 +18,13 @@ from ingestion.privacy.suppression import REFUSED
 from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery, DeliveryKind
 from mappings.demo import demo_load
-from tests.harness.delivery import PrivateRedis, Worker, use_broker, wait_for
+from tests.harness.delivery import Worker
+from tests.harness.processes import wait_for
 from tests.harness.signing import signed_session
 
 EMAIL = "juliana.crane@fake.com"
 CONTACTS = "/api/contact/batchupsert"
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def broker():
-    original = celery_app.conf.broker_url
-    server = PrivateRedis().start()
-    use_broker(server.url)
-    yield server
-    server.stop()
-    use_broker(original)
 
 
 @pytest.fixture

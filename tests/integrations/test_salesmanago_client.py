@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import socket
 import time
 
 import pytest
@@ -23,6 +22,7 @@ from integrations.salesmanago.sandbox import (
     Options,
     SandboxServer,
 )
+from tests.harness.processes import free_port
 from tests.harness.sandbox import sandbox_credentials
 
 PURCHASE_MS = 1616067324000
@@ -401,10 +401,7 @@ def test_dropped_connection_is_transient(sandbox, sandbox_client):
 
 
 def test_refused_connection_is_transient():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = SalesmanagoClient(sandbox_credentials(f"http://127.0.0.1:{port}"))
+    client = SalesmanagoClient(sandbox_credentials(f"http://127.0.0.1:{free_port()}"))
     error = failure(client.upsert_contacts, [contact("a@example.com")])
     assert error.permanent is False
     assert error.message.startswith("Cannot reach Salesmanago")

@@ -6,53 +6,15 @@ from functools import partial
 
 import pytest
 
-from datatalks.celery import app as celery_app
 from ingestion import examples
 from ingestion.credentials import credential_create
-from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery, IntegrationMapping, MappingEntry
-from mappings.demo import demo_load
 from mappings.models import DataPointType, FieldMapping
 from tests.harness.customers import signed_client
-from tests.harness.delivery import PrivateRedis, Worker, use_broker, wait_for
+from tests.harness.processes import wait_for
 
 CONTACTS = "/api/contact/batchupsert"
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def broker():
-    original = celery_app.conf.broker_url
-    server = PrivateRedis().start()
-    use_broker(server.url)
-    yield server
-    server.stop()
-    use_broker(original)
-
-
-@pytest.fixture
-def account(sandbox):
-    customer = demo_load()
-    account = salesmanago_demo_load(customer)
-    account.base_url = account.v3_base_url = sandbox.url
-    account.save()
-    return account
-
-
-@pytest.fixture
-def start_worker(broker, tmp_path):
-    workers = []
-
-    def start(**env):
-        worker = Worker(
-            broker.url, tmp_path / f"worker{len(workers)}.log", **env
-        ).start()
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
 
 
 def client_for(account, environment="production"):

@@ -7,12 +7,9 @@ to the reference, not to whatever the client happens to send.
 import hashlib
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -25,9 +22,15 @@ from integrations.salesmanago.sandbox import (
     SandboxAccount,
     SandboxServer,
 )
+from tests.harness.processes import (
+    ROOT,
+    answers,
+    free_port,
+    sandbox_command,
+    wait_for,
+)
 
 NOW_MS = 1616067324000
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def signed(
@@ -785,17 +788,11 @@ def test_request_log_keeps_no_credentials(sandbox):
 # -- management command --------------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_management_command_serves_until_interrupted():
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "salesmanago_sandbox", "--port", str(port)],
+        sandbox_command(port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -803,7 +800,9 @@ def test_management_command_serves_until_interrupted():
         text=True,
     )
     try:
-        state = _wait_for_state(f"http://127.0.0.1:{port}")
+        state_url = f"http://127.0.0.1:{port}/_sandbox/state"
+        wait_for(lambda: answers(state_url), 20, "the sandbox to answer")
+        state = requests.get(state_url, timeout=5).json()
         server = type("Remote", (), {"url": f"http://127.0.0.1:{port}"})
         upsert(server, "a@x.com")
     finally:
@@ -814,17 +813,6 @@ def test_management_command_serves_until_interrupted():
     assert f"http://127.0.0.1:{port}" in out
     assert "POST /api/contact/upsert -> 200" in err
     assert "demo-secret" not in out + err
-
-
-def _wait_for_state(url):
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            return requests.get(url + "/_sandbox/state", timeout=1).json()
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 # -- consent and delete (issue 14) -------------------------------------------------------

@@ -1,19 +1,7 @@
-"""Fixtures the soak tests share: servers of the test's own, a private broker, and
-the demo customer's Salesmanago account pointed at the test's sandbox."""
+"""Fixtures the soak tests share: servers of the test's own, stopped at the end (a
+private broker and the sandbox's account are tests/conftest.py's)."""
 
 import pytest
-
-from integrations.demo import salesmanago_demo_load
-from mappings.demo import demo_load
-from tests.harness.delivery import PrivateRedis
-
-
-@pytest.fixture
-def private_redis():
-    """A redis-server of the test's own (a broker it may stop)."""
-    server = PrivateRedis().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -28,13 +16,3 @@ def servers(tmp_path):
     yield start
     for server in reversed(started):
         server.stop()
-
-
-@pytest.fixture
-def account(sandbox):
-    """The demo customer's Salesmanago account, pointed at the test's sandbox."""
-    customer = demo_load()
-    account = salesmanago_demo_load(customer)
-    account.base_url = account.v3_base_url = sandbox.url
-    account.save()
-    return account

@@ -26,11 +26,10 @@ from integrations.salesmanago.sandbox import (
 )
 from integrations.services import account_deliver, deliveries_replay
 from tests.harness.customers import signed_client
-from tests.harness.delivery import Worker, wait_for
+from tests.harness.delivery import Worker
 from tests.harness.faults import (
     Gunicorn,
     Load,
-    PrivatePostgres,
     ReadinessProbe,
     api_key_in,
     json_log_lines,
@@ -41,6 +40,7 @@ from tests.harness.faults import (
     server_env,
     shared_test_database_url,
 )
+from tests.harness.processes import wait_for
 from tests.harness.signing import signed_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,15 +60,6 @@ def profile(n: int, tag: str = "f") -> dict:
 
 
 # -- PostgreSQL restarted under load -----------------------------------------------------
-
-
-@pytest.fixture
-def private_postgres():
-    server = PrivatePostgres()
-    try:
-        yield server.start().create_database()
-    finally:
-        server.remove()
 
 
 def is_clean_503(outcome) -> bool:
