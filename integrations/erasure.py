@@ -11,18 +11,18 @@ from django.utils import timezone
 
 from mappings.models import Category
 
-from .models import Delivery, DeliveryKind, DeliveryStatus, SalesmanagoEvent
+from .models import (
+    OPEN_STATUSES,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    SalesmanagoEvent,
+)
 from .services import contact_email_of
 
-# What an erasure stops: anything not yet (or not surely) in Salesmanago. Failed and
-# dead sends are closed too, so no Retry or Replay can send the person later.
-OPEN = [
-    DeliveryStatus.PENDING,
-    DeliveryStatus.SENDING,
-    DeliveryStatus.FAILED,
-    DeliveryStatus.DEAD,
-    DeliveryStatus.UNKNOWN,
-]
+# What an erasure stops: every open delivery, anything not yet (or not surely) in
+# Salesmanago. Failed and dead sends are closed too, so no Retry or Replay can send the
+# person later.
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ def deliveries_erase(
     )
     accounts = sorted(set(reached))
     cancelled = Delivery.objects.filter(
-        data_point_id__in=[data_point.pk, *event_ids], status__in=OPEN
+        data_point_id__in=[data_point.pk, *event_ids], status__in=OPEN_STATUSES
     ).update(
         status=DeliveryStatus.CANCELLED,
         claim=None,
