@@ -15,7 +15,7 @@ from ingestion.models import DataPoint
 from integrations.models import Delivery
 from integrations.salesmanago.client import EVENT_ADD_PATH, EVENT_UPDATE_PATH
 from tests.harness.customers import demo_person, demo_purchase
-from tests.harness.delivery import Worker, wait_for
+from tests.harness.delivery import Worker
 from tests.harness.faults import (
     Gunicorn,
     record_figures,
@@ -23,6 +23,7 @@ from tests.harness.faults import (
     server_env,
     shared_test_database_url,
 )
+from tests.harness.processes import wait_for
 from tests.harness.signing import signed_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
