@@ -84,7 +84,7 @@ def sandbox_client(sandbox) -> SalesmanagoClient:
 
 
 @pytest.fixture
-def account(sandbox):
+def account(db, sandbox):
     """The demo customer's Salesmanago account, pointed at the test's sandbox (a test
     module that needs another account defines its own ``account``)."""
     account = salesmanago_demo_load(demo_load())

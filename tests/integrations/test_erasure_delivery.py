@@ -3,14 +3,12 @@ HTTP: the contact delete through the outbox, the send-time re-check, and opt-in.
 
 import copy
 
-import pytest
 from django.urls import reverse
 
 from ingestion import examples
 from ingestion.privacy.services import profile_erase
 from ingestion.services import datapoint_ingest
 from integrations import services
-from integrations.demo import salesmanago_demo_load
 from integrations.models import (
     Delivery,
     DeliveryKind,
@@ -19,22 +17,12 @@ from integrations.models import (
 )
 from integrations.salesmanago.client import SalesmanagoClient
 from integrations.salesmanago.sandbox import SandboxAccount
-from mappings.demo import demo_load
 from mappings.models import Category, GroupKey
 from tests.harness.customers import caller_for
 from tests.harness.sandbox import sandbox_credentials
 
 EMAIL = "juliana.crane@fake.com"
 DELETE = "/api/contact/delete"
-
-
-@pytest.fixture
-def account(db, sandbox):
-    customer = demo_load()
-    account = salesmanago_demo_load(customer)
-    account.base_url = account.v3_base_url = sandbox.url
-    account.save()
-    return account
 
 
 def ingest(account, body=None, category="profile", **data):

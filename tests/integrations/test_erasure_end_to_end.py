@@ -15,9 +15,7 @@ from ingestion import examples
 from ingestion.credentials import credential_create
 from ingestion.models import DataPoint, ErasureLog
 from ingestion.privacy.suppression import REFUSED
-from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery, DeliveryKind
-from mappings.demo import demo_load
 from tests.harness.delivery import Worker
 from tests.harness.processes import wait_for
 from tests.harness.signing import signed_session
@@ -35,13 +33,9 @@ def worker(broker, sandbox, tmp_path):
 
 
 @pytest.fixture
-def http(live_server, sandbox):
+def http(live_server, account):
     """A signed session of the demo customer, and the API's base URL."""
-    customer = demo_load()
-    account = salesmanago_demo_load(customer)
-    account.base_url = account.v3_base_url = sandbox.url
-    account.save()
-    credential, secret = credential_create(customer=customer, description="e2e")
+    credential, secret = credential_create(customer=account.customer, description="e2e")
     session = signed_session(credential.access_key_id, secret)
     session.base = live_server.url
     session.key = credential.access_key_id

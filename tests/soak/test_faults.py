@@ -25,7 +25,7 @@ from integrations.salesmanago.sandbox import (
     SandboxServer,
 )
 from integrations.services import account_deliver, deliveries_replay
-from tests.harness.customers import signed_client
+from tests.harness.customers import demo_person, signed_client
 from tests.harness.delivery import Worker
 from tests.harness.faults import (
     Gunicorn,
@@ -48,15 +48,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def profile(n: int, tag: str = "f") -> dict:
     """A valid v3 profile of the demo customer with its own Hard-ID and email."""
-    return {
-        "type": "person",
-        "data": {
-            "customer_id": n,
-            "first_name": "Load",
-            "last_name": f"Test {n}",
-            "email": f"{tag}{n}@load.example",
-        },
-    }
+    return demo_person(n, tag)
 
 
 # -- PostgreSQL restarted under load -----------------------------------------------------
