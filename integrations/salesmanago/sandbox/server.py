@@ -27,11 +27,6 @@ from urllib.parse import parse_qs
 
 from .contacts import CONTACT_ROUTES
 from .core import (
-    DEMO_API_SECRET,
-    DEMO_CATALOG_ID,
-    DEMO_CLIENT_ID,
-    DEMO_OWNER,
-    DEMO_V3_API_KEY,
     Options,
     Reply,
     SandboxAccount,
@@ -42,19 +37,6 @@ from .core import (
 from .events import EVENT_ROUTES
 from .v2 import handle_v2
 from .v3 import handle_v3
-
-__all__ = [
-    "DEMO_API_SECRET",
-    "DEMO_CATALOG_ID",
-    "DEMO_CLIENT_ID",
-    "DEMO_OWNER",
-    "DEMO_V3_API_KEY",
-    "FAULT_KINDS",
-    "Options",
-    "Sandbox",
-    "SandboxAccount",
-    "SandboxServer",
-]
 
 logger = logging.getLogger(__name__)
 
