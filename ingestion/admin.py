@@ -191,7 +191,6 @@ class RequestLogAdmin(ReadOnlyAdmin):
         "type_and_version",
         "first_message",
         "datatalks",
-        "changed",
         "duration",
     ]
     list_display_links = ["request"]
@@ -269,7 +268,12 @@ class RequestLogAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Datatalks ID", ordering="datatalks_id")
     def datatalks(self, obj):
-        return _data_point_link(obj.datatalks_id)
+        link = _data_point_link(obj.datatalks_id)
+        if (
+            obj.changed is False
+        ):  # identical to what was stored: nothing new, nothing sent
+            return format_html("{}<br>{}", link, badge("no change", "wait"))
+        return link
 
     @admin.display(description="ms", ordering="duration_ms")
     def duration(self, obj):

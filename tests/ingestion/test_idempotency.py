@@ -5,6 +5,7 @@ delivery); a changed one makes a new revision and its outbox rows, as always."""
 import copy
 
 import pytest
+from django.urls import reverse
 
 from ingestion import examples
 from ingestion.models import DataPoint, RequestLog, SecondaryIdentifier
@@ -105,3 +106,14 @@ def test_unchanged_request_attaches_a_secondary_id_freed_since(api):
         claimant
     )
     assert DataPoint.objects.get(pk=claimant).revision == 1
+
+
+def test_the_request_log_list_marks_the_request_that_changed_nothing(api, admin_client):
+    accepted(api.post("/v2/profiles", person(), format="json"))
+    accepted(api.post("/v2/profiles", person(), format="json"))
+    page = admin_client.get(reverse("admin:ingestion_requestlog_changelist"))
+    assert page.content.decode().count("no change") == 1
+    only_unchanged = admin_client.get(
+        reverse("admin:ingestion_requestlog_changelist"), {"changed__exact": "0"}
+    )
+    assert len(only_unchanged.context["cl"].result_list) == 1
