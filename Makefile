@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test soak lint format install migrate demo bench prometheus
+.PHONY: run test soak lint format install migrate demo bench prometheus nginx
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +24,19 @@ run: install
 prometheus:
 	./scripts/install_prometheus.sh
 
+## make nginx: the production proxy the proxy tests and make soak run (Debian package).
+nginx:
+	./scripts/install_nginx.sh
+
 ## make test: the whole suite against PostgreSQL and Redis.
-test: install prometheus
+test: install prometheus nginx
 	eval "$$(./scripts/services.sh)" && $(PY) -m pytest $(PYTEST_ARGS)
 
 ## make soak: the slow fault tests and 500 fuzzed requests per endpoint (under 10 min),
 ## then a summary table of what was tried and what was lost (scripts/soak_report.py).
 ## The slow-client test runs nginx (Debian's package, installed when missing).
 SOAK_RESULTS := var/soak/results.jsonl
-soak: install
-	./scripts/install_nginx.sh
+soak: install nginx
 	rm -f $(SOAK_RESULTS)
 	eval "$$(./scripts/services.sh)" && \
 	export DATATALKS_SOAK_RESULTS=$(SOAK_RESULTS) DATATALKS_FUZZ_EXAMPLES=500 && \
