@@ -34,6 +34,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 PAIRS = 1000  # a profile and its purchase each: 2,000 requests
 CLIENTS = 4
 MAX_SECONDS = 240
+# Each client sends at most one pair per PAIR_SECONDS (50 requests/s in all, 40 s), so
+# on a fast machine requests still arrive while node b and worker 2 restart.
+PAIR_SECONDS = 0.16
 
 
 class Balancer:
@@ -71,6 +74,7 @@ def clients(balancer: Balancer, key: str, secret: str) -> tuple[list, list]:
                 n = next(numbers, None)
             if n is None:
                 return
+            paced = time.monotonic() + PAIR_SECONDS
             for index, (path, body) in enumerate(
                 (
                     ("/v3/profiles", demo_person(n, "s")),
@@ -80,6 +84,7 @@ def clients(balancer: Balancer, key: str, secret: str) -> tuple[list, list]:
                 answer = balancer.post(session, path, body, 2 * n + index)
                 with lock:
                     answers.append((n, path, *answer))
+            time.sleep(max(0.0, paced - time.monotonic()))
 
     threads = [threading.Thread(target=work) for _ in range(CLIENTS)]
     for thread in threads:
@@ -105,12 +110,16 @@ def test_two_web_nodes_and_two_workers_one_of_each_restarted_mid_run(
     # Celery finish what they have), and start again a few seconds later.
     wait_for(lambda: len(answers) >= 2 * PAIRS // 3, 120, "a third of the requests")
     restart_at = len(answers)
+    # Worker 2 drains (Celery's warm shutdown finishes its running task) while node b
+    # stops and starts again; the worker starts again once it has drained.
+    draining = threading.Thread(target=workers[1].stop)
+    draining.start()
     nodes["b"].stop()
-    workers[1].stop()
     time.sleep(3)
     nodes["b"].start()
-    workers[1].start()
     restarted = len(answers)
+    draining.join(60)
+    workers[1].start()
     for thread in threads:
         thread.join(MAX_SECONDS + 60)
     sent_in = time.monotonic() - started
