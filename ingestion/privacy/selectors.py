@@ -16,6 +16,25 @@ from ..models import DataPoint, SecondaryIdentifier
 EXPORT_MAX_EVENTS = 10_000
 
 
+def profile_of(
+    queryset, *, customer: Customer, environment: str, datatalks_id: uuid.UUID
+) -> DataPoint:
+    """One of the customer's profiles in ``environment``, read through ``queryset``.
+
+    Raises NotFound, with the same answer for an unknown id and another customer's (no
+    leak), for anything else.
+    """
+    profile = queryset.filter(
+        pk=datatalks_id,
+        customer=customer,
+        environment=environment,
+        data_point_type__category=Category.PROFILE,
+    ).first()
+    if profile is None:
+        raise NotFound(f"datatalksId: {datatalks_id} is not a profile of yours")
+    return profile
+
+
 def profile_export(
     *, customer: Customer, environment: str, datatalks_id: uuid.UUID
 ) -> dict[str, Any]:
@@ -24,18 +43,12 @@ def profile_export(
 
     Raises NotFound for an id that is not one of the customer's profiles.
     """
-    profile = (
-        DataPoint.objects.select_related("data_point_type", "group_key")
-        .filter(
-            pk=datatalks_id,
-            customer=customer,
-            environment=environment,
-            data_point_type__category=Category.PROFILE,
-        )
-        .first()
+    profile = profile_of(
+        DataPoint.objects.select_related("data_point_type", "group_key"),
+        customer=customer,
+        environment=environment,
+        datatalks_id=datatalks_id,
     )
-    if profile is None:
-        raise NotFound(f"datatalksId: {datatalks_id} is not a profile of yours")
     events = DataPoint.objects.filter(profile=profile).select_related("data_point_type")
     return {
         "type": profile.data_point_type.name,

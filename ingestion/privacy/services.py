@@ -14,11 +14,10 @@ from django.db.models import CharField, F, Q, TextField, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from datatalks.errors import NotFound
 from integrations.erasure import deliveries_erase, delivery_excerpts_erase
 from integrations.models import SalesmanagoAccount
 from integrations.tasks import wake_accounts
-from mappings.models import Category, Customer
+from mappings.models import Customer
 from mappings.spec import config_revision_bump
 
 from ..models import (
@@ -30,6 +29,7 @@ from ..models import (
     SecondaryIdentifier,
 )
 from .models import ErasureLog, Suppression
+from .selectors import profile_of
 from .suppression import digest, hard_id_text, secondary_id_text
 
 logger = logging.getLogger(__name__)
@@ -83,21 +83,14 @@ def profile_erase(
 
 
 def _profile_for_update(customer, environment, datatalks_id) -> DataPoint:
-    profile = (
-        DataPoint.objects.select_for_update(of=("self",))
-        .select_related("data_point_type")
-        .filter(
-            pk=datatalks_id,
-            customer=customer,
-            environment=environment,
-            data_point_type__category=Category.PROFILE,
-        )
-        .first()
+    return profile_of(
+        DataPoint.objects.select_for_update(of=("self",)).select_related(
+            "data_point_type"
+        ),
+        customer=customer,
+        environment=environment,
+        datatalks_id=datatalks_id,
     )
-    if profile is None:
-        # The same answer for an unknown id and another customer's: no leak.
-        raise NotFound(f"datatalksId: {datatalks_id} is not a profile of yours")
-    return profile
 
 
 def _erase(profile: DataPoint, *, suppress: bool) -> tuple[ErasureLog, list[int]]:
