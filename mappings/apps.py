@@ -7,4 +7,6 @@ class MappingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from datatalks import migration_checks  # noqa: F401  (registers its check)
+
         from . import signals  # noqa: F401  (connects the spec cache invalidation)
