@@ -4,11 +4,14 @@ Helpers a test imports live in tests/harness/."""
 
 import json
 import shutil
+from io import StringIO
 from pathlib import Path
 
 import pytest
 import requests
 from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management import call_command
 
 from datatalks.celery import app as celery_app
 from ingestion.credentials import credential_cache_clear, credential_create
@@ -34,6 +37,34 @@ def _no_keys_from_earlier_tests():
 def demo(db):
     """The demo customer from load_demo."""
     return demo_load()
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    """The test client logged in to the admin as a superuser."""
+    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def as_role(client, django_user_model, db):
+    """Logs ``client`` in as a new staff user in the given role's group (``None``: a
+    superuser); the client."""
+    call_command("setup_roles", stdout=StringIO())
+
+    def login(role: str | None):
+        if role is None:
+            user = django_user_model.objects.create_superuser("root", password="pw")
+        else:
+            user = django_user_model.objects.create_user(
+                role.split()[0].lower(), password="pw", is_staff=True
+            )
+            user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        return client
+
+    return login
 
 
 @pytest.fixture

@@ -82,6 +82,16 @@ def submit(client, url: str, changes: dict, *, model_name: str):
     return client.post(url, {**values, "_save": "Save"})
 
 
+def as_submitted(prefix: str, values: dict) -> dict:
+    """``values`` under the names ``prefix + key`` as a browser submits them: True as
+    a ticked checkbox ("on"); False and None not at all (unticked, nothing chosen)."""
+    return {
+        f"{prefix}{key}": "on" if value is True else value
+        for key, value in values.items()
+        if value is not None and value is not False
+    }
+
+
 def action_names(html: str) -> set[str]:
     """The actions offered in a changelist's action menu (none: no menu)."""
     menu = re.search(r'<select name="action"[^>]*>(.*?)</select>', html, re.S)

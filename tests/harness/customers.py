@@ -18,24 +18,22 @@ def make_customer(slug: str) -> Customer:
     person = DataPointType.objects.create(
         customer=customer, category=Category.PROFILE, name="person"
     )
-    FieldMapping.objects.create(
-        data_point_type=person,
-        source_field="customer_id",
-        cdp_field="customer_id",
-        data_type="integer",
-        hard_id=True,
-    )
-    FieldMapping.objects.create(
-        data_point_type=person,
-        source_field="email",
-        cdp_field="email",
-        data_type="email",
-        optional=True,
-        secondary_id=True,
-    )
+    field_create(person, "customer_id", "integer", hard_id=True)
+    field_create(person, "email", "email", optional=True, secondary_id=True)
     person.active = True
     person.save()
     return customer
+
+
+def field_create(dpt, source: str, data_type: str, **flags) -> FieldMapping:
+    """A field of ``dpt`` stored under its source name."""
+    return FieldMapping.objects.create(
+        data_point_type=dpt,
+        source_field=source,
+        cdp_field=source,
+        data_type=data_type,
+        **flags,
+    )
 
 
 def signed_client(customer: Customer, environment: str = "production") -> SignedClient:

@@ -191,15 +191,6 @@ def test_demo_credentials_prints_a_curl_request_that_works(demo, settings, live_
 # The admin.
 
 
-@pytest.fixture
-def staff(client, django_user_model):
-    user = django_user_model.objects.create_superuser(
-        "staff", "staff@example.com", "pw"
-    )
-    client.force_login(user)
-    return client
-
-
 def admin_url(name, *args):
     return reverse(f"admin:ingestion_{name}", args=args)
 

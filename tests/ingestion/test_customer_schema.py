@@ -184,13 +184,6 @@ def test_an_unsigned_request_is_refused(live_server, demo):
 # The admin's downloads -----------------------------------------------------------------
 
 
-@pytest.fixture
-def staff(client, django_user_model):
-    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.parametrize("document", ["openapi", "json-schema"])
 def test_the_customer_page_offers_both_documents(staff, demo, document):
     url = reverse("admin:mappings_customer_schema", args=[demo.pk, document])

@@ -4,7 +4,6 @@ ingest path, merged with the rows not rolled up yet; top rejections; deliveries.
 import uuid
 from datetime import timedelta
 
-import pytest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -101,13 +100,6 @@ def test_deliveries_show_lag_and_open_states_per_account(demo, api):
     assert row.account == account and row.sent_24h == 1
     assert row.lag_max == timedelta(seconds=3) == row.lag_avg
     assert row.by_status["dead"] == 1 and row.by_status["pending"] == 0
-
-
-@pytest.fixture
-def staff(client, django_user_model):
-    user = django_user_model.objects.create_superuser("s", "s@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 def test_the_page_draws_svg_charts_and_names_the_top_rejection(staff, demo):

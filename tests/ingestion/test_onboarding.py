@@ -16,13 +16,6 @@ from mappings.models import FieldMapping, GroupKey
 from tests.harness.customers import make_customer
 
 
-@pytest.fixture
-def staff(client, django_user_model):
-    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
 def states(customer) -> dict[str, bool]:
     return {step.key: step.done for step in onboarding_checklist(customer=customer)}
 

@@ -4,11 +4,8 @@ and each customer's retention periods on its page."""
 
 import copy
 import json
-from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group
-from django.core.management import call_command
 from django.urls import reverse
 
 from datatalks.roles import ONBOARDING, SUPPORT
@@ -17,25 +14,6 @@ from ingestion.models import DataPoint, ErasureLog, RetentionPeriods, Suppressio
 from tests.harness.admin import action_names
 
 EMAIL = "juliana.crane@fake.com"
-
-
-@pytest.fixture
-def staff(client, django_user_model, db):
-    """Logs ``client`` in as a new staff user of a role (or a superuser)."""
-    call_command("setup_roles", stdout=StringIO())
-
-    def login(role: str | None):
-        if role is None:
-            user = django_user_model.objects.create_superuser("root", password="pw")
-        else:
-            user = django_user_model.objects.create_user(
-                role.split()[0].lower(), password="pw", is_staff=True
-            )
-            user.groups.add(Group.objects.get(name=role))
-        client.force_login(user)
-        return client
-
-    return login
 
 
 @pytest.fixture
@@ -50,8 +28,8 @@ def page(pk):
     return reverse("admin:ingestion_datapoint_change", args=[pk])
 
 
-def test_onboarding_staff_erase_with_a_reason_after_confirming(staff, profile_id):
-    client = staff(ONBOARDING)
+def test_onboarding_staff_erase_with_a_reason_after_confirming(as_role, profile_id):
+    client = as_role(ONBOARDING)
     assert 'id="datapoint-erase"' in client.get(page(profile_id)).content.decode()
     url = reverse("admin:ingestion_datapoint_erase", args=[profile_id])
     confirm = client.get(url)
@@ -75,8 +53,8 @@ def test_onboarding_staff_erase_with_a_reason_after_confirming(staff, profile_id
     assert Suppression.objects.filter(erasure=log).count() == 2
 
 
-def test_support_exports_but_cannot_erase(staff, profile_id):
-    client = staff(SUPPORT)
+def test_support_exports_but_cannot_erase(as_role, profile_id):
+    client = as_role(SUPPORT)
     html = client.get(page(profile_id)).content.decode()
     assert 'id="datapoint-export"' in html and 'id="datapoint-erase"' not in html
     url = reverse("admin:ingestion_datapoint_erase", args=[profile_id])
@@ -89,12 +67,12 @@ def test_support_exports_but_cannot_erase(staff, profile_id):
 
 
 def test_the_erasure_log_is_read_by_support_and_changed_by_no_one(
-    staff, api, profile_id
+    as_role, api, profile_id
 ):
     api.delete(f"/v3/profiles/{profile_id}")
     [log] = ErasureLog.objects.all()
     for role in (SUPPORT, ONBOARDING, None):
-        client = staff(role)
+        client = as_role(role)
         listing = client.get(reverse("admin:ingestion_erasurelog_changelist"))
         assert listing.status_code == 200
         assert api.key in listing.content.decode()
@@ -106,13 +84,13 @@ def test_the_erasure_log_is_read_by_support_and_changed_by_no_one(
     assert log.reason == ""
 
 
-def test_onboarding_staff_lift_a_suppression_support_cannot(staff, api, profile_id):
+def test_onboarding_staff_lift_a_suppression_support_cannot(as_role, api, profile_id):
     api.delete(f"/v3/profiles/{profile_id}?suppress=true")
     assert api.post("/v2/profiles", examples.PROFILE, format="json").status_code == 400
     listing = reverse("admin:ingestion_suppression_changelist")
-    support = staff(SUPPORT)
+    support = as_role(SUPPORT)
     assert "lift" not in action_names(support.get(listing).content.decode())
-    onboarding = staff(ONBOARDING)
+    onboarding = as_role(ONBOARDING)
     assert "lift" in action_names(onboarding.get(listing).content.decode())
     ids = [str(pk) for pk in Suppression.objects.values_list("pk", flat=True)]
     onboarding.post(listing, {"action": "lift", "_selected_action": ids})
@@ -123,8 +101,8 @@ def test_onboarding_staff_lift_a_suppression_support_cannot(staff, api, profile_
     assert api.post("/v2/profiles", examples.PROFILE, format="json").status_code == 200
 
 
-def test_the_customer_page_shows_and_sets_its_retention_periods(staff, demo):
-    client = staff(ONBOARDING)
+def test_the_customer_page_shows_and_sets_its_retention_periods(as_role, demo):
+    client = as_role(ONBOARDING)
     url = reverse("admin:mappings_customer_change", args=[demo.pk])
     html = client.get(url).content.decode()
     assert "request log 90 days" in html and "delivered sends 30 days" in html

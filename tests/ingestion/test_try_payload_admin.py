@@ -3,7 +3,6 @@ nothing left behind."""
 
 import json
 
-import pytest
 from django.urls import reverse
 
 from ingestion import examples
@@ -15,13 +14,6 @@ from integrations.models import Delivery
 URL = reverse("admin:mappings_customer_try")
 # The reference's profile example as published: a trailing comma after "is_member".
 BROKEN = json.dumps(examples.PROFILE).replace('"Yes"}', '"Yes",}')
-
-
-@pytest.fixture
-def staff(client, django_user_model):
-    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 def try_body(staff, customer, body, endpoint="v2/profiles", environment="production"):

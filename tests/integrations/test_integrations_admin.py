@@ -6,13 +6,12 @@ import pytest
 from datatalks.roles import ONBOARDING
 from integrations.demo import salesmanago_demo_load
 from integrations.models import IntegrationMapping, MappingEntry, SalesmanagoAccount
-from tests.datatalks.conftest import as_role  # noqa: F401 (the fixture)
 from tests.datatalks.test_audit import row_prefix
 from tests.harness.admin import admin_url, form_values, submit
 
 
 @pytest.fixture
-def staff(demo, as_role):  # noqa: F811 (the fixture imported above)
+def staff(demo, as_role):
     salesmanago_demo_load(demo)
     return as_role(ONBOARDING)
 

@@ -6,7 +6,8 @@ import zipfile
 from openpyxl import Workbook
 
 
-def _workbook(rows) -> bytes:
+def xlsx(rows) -> bytes:
+    """A workbook whose first sheet holds ``rows``."""
     book = Workbook()
     for row in rows:
         book.active.append(row)
@@ -48,7 +49,7 @@ _RELATION = (
 def shared_strings_bomb(strings: int = 200_000, length: int = 1000) -> bytes:
     """About 400 KB whose shared strings expand to ``strings`` strings of ``length``
     characters (200 MB) when a reader loads them, as openpyxl does before any row."""
-    data = _workbook([["name"], ["x"]])
+    data = xlsx([["name"], ["x"]])
     item = b"<si><t>" + b"a" * length + b"</t></si>"
 
     def strings_xml():
@@ -83,7 +84,7 @@ def shared_strings_bomb(strings: int = 200_000, length: int = 1000) -> bytes:
 
 def blank_rows(rows: int = 1_000_000) -> bytes:
     """A header, one row of data, then ``rows`` rows with one empty cell each."""
-    data = _workbook([["name"], ["x"]])
+    data = xlsx([["name"], ["x"]])
 
     def chunks():
         yield (
@@ -103,5 +104,5 @@ def blank_rows(rows: int = 1_000_000) -> bytes:
 
 def broken_xml() -> bytes:
     """A workbook whose sheet is not well-formed XML."""
-    data = _workbook([["name"], ["x"]])
+    data = xlsx([["name"], ["x"]])
     return _replace(data, {"xl/worksheets/sheet1.xml": lambda x: x[: len(x) // 2]})

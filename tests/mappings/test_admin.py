@@ -7,15 +7,7 @@ from django.urls import reverse
 from mappings.models import ACTIVE_NEEDS_HARD_ID, DataPointType, FieldMapping
 from mappings.versions import mapping_fields_add
 from tests.harness.admin import form_values
-
-
-@pytest.fixture
-def staff(client, django_user_model, demo):
-    user = django_user_model.objects.create_superuser(
-        "staff", "staff@example.com", "pw"
-    )
-    client.force_login(user)
-    return client
+from tests.harness.customers import field_create
 
 
 def test_customer_page_shows_group_keys_and_types(staff, demo):
@@ -43,47 +35,47 @@ def test_type_list_shows_hard_id_and_filters(staff, demo):
     assert "person" not in html.split("result_list")[1]
 
 
-def _formset_post(dpt, fields, active=True):
+@pytest.fixture
+def employee(demo):
+    """A new profile type of the demo customer, with no fields."""
+    return DataPointType.objects.create(
+        customer=demo, category="profile", name="employee"
+    )
+
+
+def save_with_field(staff, dpt, **field):
+    """Saves the type's change page, active, with one new field (by default emp_no,
+    an integer)."""
+    values = {
+        "position": 0,
+        "source_field": "emp_no",
+        "cdp_field": "emp_no",
+        "data_type": "integer",
+        **field,
+    }
     data = {
         "customer": dpt.customer_id,
         "category": dpt.category,
         "name": dpt.name,
         "description": "",
-        "fields-TOTAL_FORMS": str(len(fields)),
+        "active": "on",
+        "fields-TOTAL_FORMS": "1",
         "fields-INITIAL_FORMS": "0",
         "fields-MIN_NUM_FORMS": "0",
         "fields-MAX_NUM_FORMS": "1000",
+        "fields-0-data_point_type": dpt.pk,
+        **{f"fields-0-{key}": value for key, value in values.items()},
     }
-    if active:
-        data["active"] = "on"
-    for i, values in enumerate(fields):
-        data.update({f"fields-{i}-{key}": value for key, value in values.items()})
-        data[f"fields-{i}-data_point_type"] = dpt.pk or ""
-    return data
+    url = reverse("admin:mappings_datapointtype_change", args=[dpt.pk])
+    return staff.post(url, data)
 
 
-def test_admin_refuses_an_active_type_without_hard_id(staff, demo):
-    dpt = DataPointType.objects.create(
-        customer=demo, category="profile", name="employee"
-    )
-    data = _formset_post(
-        dpt,
-        [
-            {
-                "position": 0,
-                "source_field": "emp_no",
-                "cdp_field": "emp_no",
-                "data_type": "integer",
-            }
-        ],
-    )
-    page = staff.post(
-        reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data
-    )
+def test_admin_refuses_an_active_type_without_hard_id(staff, employee):
+    page = save_with_field(staff, employee)
     assert page.status_code == 200
     assert ACTIVE_NEEDS_HARD_ID in page.content.decode()
-    dpt.refresh_from_db()
-    assert not dpt.active
+    employee.refresh_from_db()
+    assert not employee.active
 
 
 def _tick_active_on_the_customer_page(staff, dpt):
@@ -100,77 +92,45 @@ def _tick_active_on_the_customer_page(staff, dpt):
 
 
 @pytest.mark.parametrize("hard_id", [False, True])
-def test_the_customer_page_activates_a_type_only_with_a_hard_id(staff, demo, hard_id):
-    dpt = DataPointType.objects.create(
-        customer=demo, category="profile", name="employee"
-    )
-    FieldMapping.objects.create(
-        data_point_type=dpt,
-        source_field="emp_no",
-        cdp_field="emp_no",
-        data_type="integer",
-        hard_id=hard_id,
-    )
-    page = _tick_active_on_the_customer_page(staff, dpt)
-    dpt.refresh_from_db()
-    assert dpt.active is hard_id
+def test_the_customer_page_activates_a_type_only_with_a_hard_id(
+    staff, employee, hard_id
+):
+    field_create(employee, "emp_no", "integer", hard_id=hard_id)
+    page = _tick_active_on_the_customer_page(staff, employee)
+    employee.refresh_from_db()
+    assert employee.active is hard_id
     if not hard_id:
         assert page.status_code == 200
         assert ACTIVE_NEEDS_HARD_ID in page.content.decode()
 
 
-def test_fields_added_without_a_hard_id_do_not_activate_the_type(demo):
-    dpt = DataPointType.objects.create(
-        customer=demo, category="profile", name="employee"
-    )
+def test_fields_added_without_a_hard_id_do_not_activate_the_type(employee):
     fields = [FieldMapping(source_field="emp_no", cdp_field="emp_no")]
     with pytest.raises(ValidationError, match="needs at least one Hard-ID field"):
-        mapping_fields_add(data_point_type=dpt, fields=fields, user=None, activate=True)
-    dpt.refresh_from_db()
-    assert not dpt.active and not dpt.fields.exists()
+        mapping_fields_add(
+            data_point_type=employee, fields=fields, user=None, activate=True
+        )
+    employee.refresh_from_db()
+    assert not employee.active and not employee.fields.exists()
 
 
-def test_admin_saves_a_valid_type(staff, demo):
-    dpt = DataPointType.objects.create(
-        customer=demo, category="profile", name="employee"
-    )
-    data = _formset_post(
-        dpt,
-        [
-            {
-                "position": 0,
-                "source_field": "emp_no",
-                "cdp_field": "emp_no",
-                "data_type": "integer",
-                "hard_id": "on",
-            }
-        ],
-    )
-    page = staff.post(
-        reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data
-    )
+def test_admin_saves_a_valid_type(staff, employee):
+    page = save_with_field(staff, employee, hard_id="on")
     assert page.status_code == 302, page.context_data["errors"]
-    dpt.refresh_from_db()
-    assert dpt.active and dpt.fields.get().hard_id
+    employee.refresh_from_db()
+    assert employee.active and employee.fields.get().hard_id
 
 
 def test_admin_refuses_a_bad_format(staff, demo):
     dpt = DataPointType.objects.create(customer=demo, category="event", name="visit")
-    data = _formset_post(
+    page = save_with_field(
+        staff,
         dpt,
-        [
-            {
-                "position": 0,
-                "source_field": "at",
-                "cdp_field": "at",
-                "data_type": "datetime",
-                "format": "HH:MM",
-                "hard_id": "on",
-            }
-        ],
-    )
-    page = staff.post(
-        reverse("admin:mappings_datapointtype_change", args=[dpt.pk]), data
+        source_field="at",
+        cdp_field="at",
+        data_type="datetime",
+        format="HH:MM",
+        hard_id="on",
     )
     assert "is not a datetime pattern with a full date" in page.content.decode()
 

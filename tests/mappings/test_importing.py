@@ -3,7 +3,6 @@ where staff review the proposal before anything is saved."""
 
 import codecs
 import datetime as dt
-import io
 import json
 import tracemalloc
 from pathlib import Path
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from openpyxl import Workbook
 
 from ingestion import examples
 from ingestion.validation import validate_data
@@ -30,8 +28,9 @@ from mappings.models import (
     MappingVersion,
 )
 from mappings.spec import spec_for_customer
+from tests.harness.admin import as_submitted
 
-from .hostile_samples import blank_rows, broken_xml, shared_strings_bomb
+from .hostile_samples import blank_rows, broken_xml, shared_strings_bomb, xlsx
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -42,15 +41,6 @@ def propose(name, data=None, **options):
         p.source_field: p
         for p in fields_propose(sample_read(name=name, data=data), **options)
     }
-
-
-def xlsx(rows) -> bytes:
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 # Inference ---------------------------------------------------------------------------
@@ -298,13 +288,6 @@ def test_refuses_fifty_megabytes_by_the_limit_setting():
 # The admin page ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def staff(client, django_user_model):
-    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
 def upload(staff, url, filename, data, **fields):
     return staff.post(
         url, {"step": "read", "sample": SimpleUploadedFile(filename, data), **fields}
@@ -321,27 +304,24 @@ def review_post(page, **edits) -> dict:
         data.update({name: new_form.data.get(name, "") for name in new_form.fields})
     for i, form in enumerate(formset.forms):
         values = {**form.initial, **edits.get(form.initial["source_field"], {})}
-        for key, value in values.items():
-            if value is True:
-                data[f"fields-{i}-{key}"] = "on"
-            elif value is not None and value is not False:
-                data[f"fields-{i}-{key}"] = value
+        data.update(as_submitted(f"fields-{i}-", values))
     return data
 
 
 NEW = reverse("admin:mappings_datapointtype_import_new")
 
 
-def test_creating_a_type_from_a_sample_saves_nothing_before_review(staff, demo):
-    page = upload(
-        staff,
-        NEW,
-        "medlemmar.csv",
-        (SAMPLES / "svenska_medlemmar.csv").read_bytes(),
-        customer=demo.pk,
-        category="profile",
-        name="medlem",
+def upload_new(staff, customer, filename, data=None, category="profile", name="x"):
+    """Reads a sample on the page that creates a type (no ``data``: the file of
+    tests/samples named ``filename``)."""
+    data = (SAMPLES / filename).read_bytes() if data is None else data
+    return upload(
+        staff, NEW, filename, data, customer=customer.pk, category=category, name=name
     )
+
+
+def test_creating_a_type_from_a_sample_saves_nothing_before_review(staff, demo):
+    page = upload_new(staff, demo, "svenska_medlemmar.csv", name="medlem")
     assert page.status_code == 200
     html = page.content.decode()
     assert "Read <strong>4</strong> rows" in html and "Ja/Nej" in html
@@ -359,15 +339,7 @@ def test_creating_a_type_from_a_sample_saves_nothing_before_review(staff, demo):
 
 
 def test_the_review_refuses_a_broken_proposal_and_saves_nothing(staff, demo):
-    page = upload(
-        staff,
-        NEW,
-        "p.csv",
-        (SAMPLES / "reference_profiles.csv").read_bytes(),
-        customer=demo.pk,
-        category="profile",
-        name="imported",
-    )
+    page = upload_new(staff, demo, "reference_profiles.csv", name="imported")
     bad = review_post(page, customer_id={"optional": True}, age={"format": "HH:MM"})
     again = staff.post(NEW, bad)
     assert again.status_code == 200
@@ -379,15 +351,7 @@ def test_the_review_refuses_a_broken_proposal_and_saves_nothing(staff, demo):
 
 
 def test_an_active_type_needs_a_hard_id_in_the_review(staff, demo):
-    page = upload(
-        staff,
-        NEW,
-        "p.csv",
-        (SAMPLES / "reference_profiles.csv").read_bytes(),
-        customer=demo.pk,
-        category="profile",
-        name="imported",
-    )
+    page = upload_new(staff, demo, "reference_profiles.csv", name="imported")
     again = staff.post(NEW, review_post(page, customer_id={"hard_id": False}))
     assert ACTIVE_NEEDS_HARD_ID in again.content.decode()
 
@@ -408,9 +372,7 @@ def test_importing_into_a_type_adds_only_new_columns(staff, demo):
 
 def test_an_event_column_named_like_the_profiles_hard_id_refers_to_it(staff, demo):
     data = json.dumps(examples.EVENT).encode()
-    page = upload(
-        staff, NEW, "ev.jsonl", data, customer=demo.pk, category="event", name="buy"
-    )
+    page = upload_new(staff, demo, "ev.jsonl", data, category="event", name="buy")
     assert staff.post(NEW, review_post(page)).status_code == 302
     buy = DataPointType.objects.get(customer=demo, name="buy")
     link = buy.fields.get(source_field="customer_id")
@@ -418,26 +380,13 @@ def test_an_event_column_named_like_the_profiles_hard_id_refers_to_it(staff, dem
     assert buy.fields.get(hard_id=True).source_field == "event_id"
 
 
-@pytest.mark.parametrize(
-    "filename, data, message",
-    [
-        (
-            "big.csv",
-            b"a,b\n" + b"1,2\n" * (50 * 1024 * 1024 // 4),
-            "limited to 10.0 MB",
-        ),
-        ("png.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "a PNG image, not CSV text"),
-        ("latin.csv", "namn\nÅsa\n".encode("latin-1"), "not UTF-8"),
-        ("empty.csv", b"", "The submitted file is empty."),
-    ],
-)
-def test_the_page_explains_a_bad_file(staff, demo, filename, data, message):
-    page = upload(
-        staff, NEW, filename, data, customer=demo.pk, category="profile", name="x"
-    )
-    assert page.status_code == 200
-    assert message in page.content.decode()
-    assert not DataPointType.objects.filter(name="x").exists()
+# Files the page refuses with a message (the hostile ones are below).
+BAD_FILES = [
+    ("big.csv", b"a,b\n" + b"1,2\n" * (50 * 1024 * 1024 // 4), "limited to 10.0 MB"),
+    ("png.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "a PNG image, not CSV text"),
+    ("latin.csv", "namn\nÅsa\n".encode("latin-1"), "not UTF-8"),
+    ("empty.csv", b"", "The submitted file is empty."),
+]
 
 
 def test_the_type_pages_link_to_the_import(staff, demo):
@@ -457,15 +406,7 @@ def test_a_shared_strings_bomb_is_refused_before_it_is_unpacked(staff, demo):
     bomb = shared_strings_bomb()  # about 400 KB; 200 MB of strings once loaded
     tracemalloc.start()
     try:
-        page = upload(
-            staff,
-            NEW,
-            "bomb.xlsx",
-            bomb,
-            customer=demo.pk,
-            category="profile",
-            name="x",
-        )
+        page = upload_new(staff, demo, "bomb.xlsx", bomb)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -475,35 +416,25 @@ def test_a_shared_strings_bomb_is_refused_before_it_is_unpacked(staff, demo):
 
 
 def test_a_sheet_of_a_million_blank_rows_reads_its_one_row(staff, demo):
-    page = upload(
-        staff,
-        NEW,
-        "blank.xlsx",
-        blank_rows(),
-        customer=demo.pk,
-        category="profile",
-        name="x",
-    )
+    page = upload_new(staff, demo, "blank.xlsx", blank_rows())
     assert page.status_code == 200
     assert page.context["sample"].rows == [{"name": "x"}]
 
 
-@pytest.mark.parametrize(
-    "filename, data, message",
-    [
-        ("broken.xlsx", broken_xml(), "not a readable XLSX workbook"),
-        ("deep.jsonl", b"[" * 100_000 + b"\n", "nested too deeply"),
-        ("deep.jsonl", b'{"a": ' * 100_000 + b"\n", "nested too deeply"),
-        ("lone.jsonl", b'{"name": "\\ud800"}\n', "lone surrogate"),
-        ("lone.jsonl", b'{"\\udfff": "x"}\n', "lone surrogate"),
-        ("nul.jsonl", b'{"name": "a\\u0000b"}\n', "U+0000"),
-        ("odd.csv", codecs.BOM_UTF16_LE + "a\nb\n".encode("utf-16-le")[:-1], "UTF-16"),
-    ],
-)
-def test_the_page_explains_a_hostile_file(staff, demo, filename, data, message):
-    page = upload(
-        staff, NEW, filename, data, customer=demo.pk, category="profile", name="x"
-    )
+HOSTILE_FILES = [
+    ("broken.xlsx", broken_xml(), "not a readable XLSX workbook"),
+    ("deep.jsonl", b"[" * 100_000 + b"\n", "nested too deeply"),
+    ("deep.jsonl", b'{"a": ' * 100_000 + b"\n", "nested too deeply"),
+    ("lone.jsonl", b'{"name": "\\ud800"}\n', "lone surrogate"),
+    ("lone.jsonl", b'{"\\udfff": "x"}\n', "lone surrogate"),
+    ("nul.jsonl", b'{"name": "a\\u0000b"}\n', "U+0000"),
+    ("odd.csv", codecs.BOM_UTF16_LE + "a\nb\n".encode("utf-16-le")[:-1], "UTF-16"),
+]
+
+
+@pytest.mark.parametrize("filename, data, message", BAD_FILES + HOSTILE_FILES)
+def test_the_page_explains_a_bad_or_hostile_file(staff, demo, filename, data, message):
+    page = upload_new(staff, demo, filename, data)
     assert page.status_code == 200
     assert message in page.content.decode()
     assert not DataPointType.objects.filter(name="x").exists()
@@ -512,15 +443,7 @@ def test_the_page_explains_a_hostile_file(staff, demo, filename, data, message):
 def test_a_utf16_csv_sample_is_read(staff, demo):
     text = "name;city\nÅsa;Malmö\nBo;Göteborg\n"
     for data in (text.encode("utf-16"), codecs.BOM_UTF16_BE + text.encode("utf-16-be")):
-        page = upload(
-            staff,
-            NEW,
-            "utf16.csv",
-            data,
-            customer=demo.pk,
-            category="profile",
-            name="x",
-        )
+        page = upload_new(staff, demo, "utf16.csv", data)
         assert page.status_code == 200
         assert page.context["sample"].rows[0] == {"name": "Åsa", "city": "Malmö"}
 

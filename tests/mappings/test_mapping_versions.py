@@ -3,7 +3,6 @@ every request log row, so "why was this rejected yesterday" has an answer."""
 
 import copy
 
-import pytest
 from django.urls import reverse
 
 from ingestion import examples
@@ -11,15 +10,9 @@ from ingestion.models import RequestLog
 from mappings.models import FIELD_RULES, DataPointType, FieldMapping, MappingVersion
 from mappings.spec import spec_for_customer
 from mappings.versions import mapping_version_create, snapshot_changes
+from tests.harness.admin import as_submitted
 
 INLINE_KEYS = ["position", *FIELD_RULES, "references"]
-
-
-@pytest.fixture
-def staff(client, django_user_model):
-    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 def type_form(dpt, **edits) -> dict:
@@ -43,11 +36,7 @@ def type_form(dpt, **edits) -> dict:
         values.update(edits.get(field.source_field, {}))
         data[f"fields-{i}-id"] = field.pk
         data[f"fields-{i}-data_point_type"] = dpt.pk
-        for key, value in values.items():
-            if value is True:
-                data[f"fields-{i}-{key}"] = "on"
-            elif value is not None and value is not False:
-                data[f"fields-{i}-{key}"] = value
+        data.update(as_submitted(f"fields-{i}-", values))
     return data
 
 

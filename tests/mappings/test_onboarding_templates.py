@@ -127,31 +127,20 @@ def test_every_template_type_accepts_its_documented_example(club, key):
 # The admin ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def staff(client, django_user_model):
-    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
 def test_the_changelist_action_applies_a_template(staff, club):
-    page = staff.post(
-        reverse("admin:mappings_customer_changelist"),
-        {"action": "apply_sports_template", "_selected_action": [club.pk]},
-        follow=True,
-    )
-    assert "Sports template applied to IFK Exempel: created supporter" in (
-        page.content.decode()
-    )
+    def apply_sports_template() -> str:
+        page = staff.post(
+            reverse("admin:mappings_customer_changelist"),
+            {"action": "apply_sports_template", "_selected_action": [club.pk]},
+            follow=True,
+        )
+        return page.content.decode()
+
+    html = apply_sports_template()
+    assert "Sports template applied to IFK Exempel: created supporter" in html
     assert club.data_point_types.count() == 5
-    again = staff.post(
-        reverse("admin:mappings_customer_changelist"),
-        {"action": "apply_sports_template", "_selected_action": [club.pk]},
-        follow=True,
-    )
-    assert "already has every type and field of the Sports template" in (
-        again.content.decode()
-    )
+    html = apply_sports_template()
+    assert "already has every type and field of the Sports template" in html
 
 
 def test_the_customer_page_previews_then_applies_a_template(staff, club):
