@@ -253,6 +253,8 @@ def _execute(sql: str, params: dict[str, Any]) -> list[tuple]:
     a single ingest's CPU. The statements are a handful of fixed strings, parsed once
     each (``_template``); the values are quoted by psycopg's own adapters.
     """
+    if len(params["id"]) > 1:
+        return _execute_binary(sql, params)
     template, names = _template(sql)
     with connection.cursor() as cursor:
         quote = Transformer.from_context(cursor.cursor).as_literal
@@ -264,6 +266,22 @@ def _execute(sql: str, params: dict[str, Any]) -> list[tuple]:
 
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def _execute_binary(sql: str, params: dict[str, Any]) -> list[tuple]:
+    """Runs a statement of several items with its values sent in binary, apart from
+    the SQL (server-side binding). For a 1,000-item batch, quoting the columns into
+    the SQL cost 31 ms of the worker's CPU (23 of them the JSON strings of ``data``),
+    sending them in binary 2 ms. For one item the quoted literals stay cheaper
+    (0.34 against 0.39 ms in the worker, 1.30 against 1.45 ms in PostgreSQL)."""
+    with connection.binding_cursor() as cursor:
+        cursor.execute(_binary(sql), params)
+        return cursor.fetchall()
+
+
+@functools.lru_cache(maxsize=256)
+def _binary(sql: str) -> str:
+    return _PLACEHOLDER.sub(r"%(\1)b", sql)
 
 
 @functools.lru_cache(maxsize=256)
@@ -311,13 +329,20 @@ def _statement(caller, spec, requests, log) -> tuple[dict[str, Any], list[str]]:
 
 
 def _sql(parts: list[str]) -> str:
-    woken = "(SELECT array_agg(account_id) FROM outbox)" if _OUTBOX in parts else "NULL"
+    """The statement; the accounts to wake and the count of collisions come once, on
+    the first row (on every row, a batch's 1,000 accounts were a million array
+    elements to write out, sort and read back)."""
+    woken = (
+        "(SELECT array_agg(DISTINCT account_id) FROM outbox)"
+        if _OUTBOX in parts
+        else "NULL"
+    )
     collisions = "(SELECT count(*) FROM collided)" if _SECONDARY_IDS in parts else "0"
     return (
         "WITH "
         + ", ".join(parts)
-        + f" SELECT n, id, revision, changed, {woken}, {collisions} "
-        "FROM result ORDER BY n"
+        + f" SELECT n, id, revision, changed, CASE WHEN n = 1 THEN {woken} END, "
+        f"CASE WHEN n = 1 THEN {collisions} END FROM result ORDER BY n"
     )
 
 

@@ -91,3 +91,29 @@ def test_events_in_a_batch_find_profiles_already_stored(api):
     )
     linked = DataPoint.objects.get(pk=stored["datatalksId"]).profile_id
     assert str(linked) == profile["datatalksId"]
+
+
+def test_a_batch_stores_every_value_exactly_as_sent(api):
+    # A batch of several items sends its columns in binary (server-side binding):
+    # characters that quoting into SQL or array text would have to escape arrive
+    # unchanged, and so do empty strings, nulls and lists.
+    awkward = [
+        'a "quoted" word',
+        "back\\slash \\\\ and \\u00e9",
+        "{braces}, commas; and 'apostrophes'",
+        "Åsa Ödmark ✓ 🙂",
+        "",
+        "NULL",
+    ]
+    items = [
+        person(100 + n, first_name=text, city=None, tags=[text, None, 1.5])
+        for n, text in enumerate(awkward)
+    ]
+    answered = results(api.post(BATCH, {"items": items}, format="json"))
+    for text, item in zip(awkward, answered, strict=True):
+        data = DataPoint.objects.get(pk=item["datatalksId"]).data
+        assert (data["first_name"], data["city"], data["tags"]) == (
+            text,
+            None,
+            [text, None, 1.5],
+        )
