@@ -63,7 +63,10 @@ class DataPoint(models.Model):
     id = models.UUIDField(
         "Datatalks ID", primary_key=True, default=uuid.uuid4, editable=False
     )
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: one_datapoint_per_hard_id starts with it.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     environment = models.CharField(max_length=16, choices=Environment.choices)
     data_point_type = models.ForeignKey(
         DataPointType, on_delete=models.PROTECT, related_name="+"
@@ -111,7 +114,10 @@ class DataPoint(models.Model):
 class SecondaryIdentifier(models.Model):
     """Another id (email, CRM id) of a data point, normalized for matching."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: secondary_id_unique_per_customer starts with it.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     environment = models.CharField(max_length=16, choices=Environment.choices)
     kind = models.CharField(
         max_length=100, help_text="The CDP field name, such as email."
