@@ -5,7 +5,8 @@ import json
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mappings.types import (
@@ -224,6 +225,38 @@ def test_email_round_trips(address):
     assert local == sent_local
     assert domain.encode("idna").decode().lower() == sent_domain.lower()
     assert parse("email", stored) == stored
+
+
+# Addresses near the edges of the plain form that mappings.types checks per domain:
+# every atext character, dots, hyphens, punycode, mailbox names, lengths near 254.
+_local_parts = st.text(st.sampled_from("aZ9.!#$%&'*+/=?^_`{|}~-\"(),:;<>@[]\\ é"))
+_domains = st.lists(
+    st.sampled_from(["a", "Ex", "9", "-", ".", "_", "xn--", "bcher-kva", "é", "com"]),
+    max_size=12,
+).map("".join)
+_addresses = st.builds("{}@{}".format, _local_parts, _domains) | st.text()
+
+
+@given(_addresses)
+@example("Postmaster@Example.COM")
+@example("someone@xn--bcher-kva.com")
+@example("someone@localhost")
+@example("someone@example.com.")
+@example("someone@123.456")
+@example(f"{'a' * 64}@{'b' * 63}.{'c' * 63}.{'d' * 57}.com")
+@example(f"{'a' * 64}@{'b' * 63}.{'c' * 63}.{'d' * 58}.com")
+@example(f"{'a' * 65}@example.com")
+@example(" spaced@example.com\n")
+def test_email_is_judged_exactly_as_email_validator_judges_it(value):
+    try:
+        expected = validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        expected = None
+    try:
+        stored = parse("email", value)
+    except Invalid:
+        stored = None
+    assert stored == expected
 
 
 @given(st.lists(st.one_of(st.text(), st.integers(), st.booleans(), st.none())))
