@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import pool  # noqa: E402
-from bench.env import BenchEnv, missing_tools  # noqa: E402
+from bench.env import BenchEnv, measure_once  # noqa: E402
 
 # (label, module, attribute): each is timed where the request path looks it up.
 STEPS = [
@@ -95,18 +95,12 @@ def main(argv=None) -> int:
         "--gc-freeze", action="store_true", help="gc.freeze() after the warm-up"
     )
     args = parser.parse_args(argv)
-    if problems := missing_tools(profile=False):
-        print("\n".join(problems), file=sys.stderr)
-        return 2
-    env = BenchEnv(ROOT)
-    env.work = ROOT / "var" / "bench-breakdown"
-    try:
-        env.prepare()
+
+    def measured(env: BenchEnv) -> str:
         timers = measure(env, args.requests, args.batch, gc_freeze=args.gc_freeze)
-        print(report(timers, args.requests, args.batch))
-    finally:
-        env.cleanup()
-    return 0
+        return report(timers, args.requests, args.batch)
+
+    return measure_once(ROOT, "bench-breakdown", measured)
 
 
 def measure(env: BenchEnv, count: int, batch: int, *, gc_freeze: bool) -> Timers:

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.procs import Children, descendants
@@ -235,6 +236,23 @@ class BenchEnv:
             text=True,
             check=False,
         ).stdout.strip()
+
+
+def measure_once(root: Path, name: str, measure: Callable[[BenchEnv], str]) -> int:
+    """The main of a one-measure script (bench.breakdown, bench.metrics_cost): prints
+    what ``measure`` reports of an environment of its own (var/``name``), cleaned up
+    after; 2 when a tool it needs is missing."""
+    if problems := missing_tools(profile=False):
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+    env = BenchEnv(root)
+    env.work = root / "var" / name
+    try:
+        env.prepare()
+        print(measure(env))
+    finally:
+        env.cleanup()
+    return 0
 
 
 def _wait_for_worker(process, timeout: float = 60.0) -> None:

@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import pool  # noqa: E402
-from bench.env import BenchEnv, missing_tools  # noqa: E402
+from bench.env import BenchEnv, measure_once  # noqa: E402
 from bench.queries import signed_test_post  # noqa: E402
 
 # 80 rounds of paired blocks: with 20 the median moved between +1.8 % and +3.1 % on a
@@ -116,18 +116,12 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--per-round", type=int, default=PER_ROUND)
     args = parser.parse_args(argv)
-    if problems := missing_tools(profile=False):
-        print("\n".join(problems), file=sys.stderr)
-        return 2
-    env = BenchEnv(ROOT)
-    env.work = ROOT / "var" / "bench-metrics"
-    try:
-        env.prepare()
+
+    def measured(env: BenchEnv) -> str:
         result = metrics_cost(env, rounds=args.rounds, per_round=args.per_round)
-        print("\n".join(metrics_lines(result)))
-    finally:
-        env.cleanup()
-    return 0
+        return "\n".join(metrics_lines(result))
+
+    return measure_once(ROOT, "bench-metrics", measured)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, re_path, reverse
 from django.utils.html import format_html
 
-from datatalks.admin_display import badge, cut, short_id, when
+from datatalks.admin_display import badge, column, cut, short_id, when
 from datatalks.admin_readonly import ReadOnlyAdminMixin
 from integrations.routing import delivery_gaps
 from mappings import admin as onboarding
@@ -229,13 +229,9 @@ class RequestLogAdmin(ReadOnlyAdmin):
         tone = "ok" if obj.status_code < 300 else "bad"
         return badge(str(obj.status_code), tone)
 
-    @admin.display(description="request id", ordering="request_id")
-    def request(self, obj):
-        return short_id(obj.request_id)
+    request = column(short_id, "request_id", "request id")
 
-    @admin.display(description="at", ordering="created_at")
-    def when(self, obj):
-        return when(obj.created_at)
+    when = column(when, "created_at", "at")
 
     @admin.display(description="request", ordering="path")
     def endpoint(self, obj):
@@ -305,9 +301,7 @@ class DataPointAdmin(DataPointPrivacyMixin, ReadOnlyAdmin):
     list_select_related = ["customer", "data_point_type"]
     inlines = [SecondaryIdentifierInline]
 
-    @admin.display(description="Datatalks ID", ordering="id")
-    def datatalks_id(self, obj):
-        return short_id(obj.pk)
+    datatalks_id = column(short_id, "id", "Datatalks ID")
 
     @admin.display(description="Hard-ID", ordering="hard_id")
     def hard_id_shown(self, obj):
@@ -332,9 +326,7 @@ class SecondaryIdentifierAdmin(ReadOnlyAdmin):
     def value_shown(self, obj):
         return cut(obj.value, 50)
 
-    @admin.display(description="data point", ordering="data_point_id")
-    def data_point_shown(self, obj):
-        return _data_point_link(obj.data_point_id)
+    data_point_shown = column(_data_point_link, "data_point_id", "data point")
 
 
 @admin.register(IdentityCollision)
@@ -358,17 +350,11 @@ class IdentityCollisionAdmin(ReadOnlyAdmin):
     def value_shown(self, obj):
         return cut(obj.value, 40)
 
-    @admin.display(description="owner", ordering="owner_id")
-    def owner_shown(self, obj):
-        return _data_point_link(obj.owner_id)
+    owner_shown = column(_data_point_link, "owner_id", "owner")
 
-    @admin.display(description="claimant", ordering="claimant_id")
-    def claimant_shown(self, obj):
-        return _data_point_link(obj.claimant_id)
+    claimant_shown = column(_data_point_link, "claimant_id", "claimant")
 
-    @admin.display(description="request id", ordering="request_id")
-    def request(self, obj):
-        return short_id(obj.request_id)
+    request = column(short_id, "request_id", "request id")
 
 
 admin.site.register(FileUpload, FileUploadAdmin)

@@ -7,6 +7,7 @@ itself, with what the service returned (``ingestion.request_log``).
 
 import time
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -115,3 +116,17 @@ class ApiView(APIView):
             duration_ms=seconds * 1000,
             changed=changed,
         )
+
+
+def documented_post(
+    base: type[ApiView], name: str, operation: dict, handle: str, **attrs
+):
+    """The view of a class ``name`` made of ``base`` and ``attrs``, whose POST calls
+    its method ``handle`` and is described by the OpenAPI ``operation``: a class of its
+    own per path, since drf-spectacular describes a view class once."""
+
+    @extend_schema(**operation)
+    def post(self, request):
+        return getattr(self, handle)(request)
+
+    return type(name, (base,), {**attrs, "post": post}).as_view()

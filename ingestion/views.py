@@ -1,11 +1,9 @@
 """One thin view per endpoint: authenticate, call the service, answer in the envelope."""
 
-from drf_spectacular.utils import extend_schema
-
 from mappings.categories import CATEGORY_OF_PATH
 
 from . import schema
-from .apiview import ApiView
+from .apiview import ApiView, documented_post
 from .parsers import ApiJSONParser
 from .services import datapoint_ingest, datapoints_ingest_batch
 
@@ -68,29 +66,23 @@ class BatchIngestView(IngestView):
 
 def batch_view(path_name: str):
     """The batch view for one category, with its own OpenAPI description."""
-
-    @extend_schema(**schema.batch_operation(path_name))
-    def post(self, request):
-        return self.ingest(request)
-
-    view = type(
+    return documented_post(
+        BatchIngestView,
         f"{path_name.title()}BatchView",
-        (BatchIngestView,),
-        {"version": "v3", "path_name": path_name, "post": post},
+        schema.batch_operation(path_name),
+        "ingest",
+        version="v3",
+        path_name=path_name,
     )
-    return view.as_view()
 
 
 def ingest_view(version: str, path_name: str):
     """The view for one version and category, with its own OpenAPI description."""
-
-    @extend_schema(**schema.ingest_operation(version, path_name))
-    def post(self, request):
-        return self.ingest(request)
-
-    view = type(
+    return documented_post(
+        IngestView,
         f"{path_name.title()}{version.upper()}View",
-        (IngestView,),
-        {"version": version, "path_name": path_name, "post": post},
+        schema.ingest_operation(version, path_name),
+        "ingest",
+        version=version,
+        path_name=path_name,
     )
-    return view.as_view()

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from datatalks.admin_display import badge, cut, short_id, when
+from datatalks.admin_display import badge, column, cut, short_id, when
 from mappings.models import Category, DataPointType, FieldMapping, GroupKey
 
 from .models import (
@@ -305,13 +305,9 @@ class DeliveryAdmin(admin.ModelAdmin):
     def status_shown(self, obj):
         return badge(obj.status, STATUS_TONE.get(obj.status, "wait"))
 
-    @admin.display(description="id", ordering="id")
-    def delivery(self, obj):
-        return short_id(obj.pk)
+    delivery = column(short_id, "id", "id")
 
-    @admin.display(description="created", ordering="created_at")
-    def when(self, obj):
-        return when(obj.created_at)
+    when = column(when, "created_at", "created")
 
     @admin.display(description="next attempt", ordering="next_attempt_at")
     def next_attempt(self, obj):

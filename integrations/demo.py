@@ -6,9 +6,16 @@ from django.db import transaction
 from mappings.models import Customer
 
 from .models import IntegrationMapping, MappingEntry, SalesmanagoAccount
-from .salesmanago.sandbox import DEMO_CATALOG_ID
+from .salesmanago.sandbox import (
+    DEMO_API_SECRET,
+    DEMO_CATALOG_ID,
+    DEMO_CLIENT_ID,
+    DEMO_OWNER,
+    DEMO_V3_API_KEY,
+)
 
-# (kind, source, target, conversion, name template)
+# The columns of the entries below, in order.
+ENTRY_FIELDS = ("kind", "source", "target", "conversion", "name_template")
 CONTACT = [
     ("string", "email", "contact.email", "", ""),
     ("dynamic", "{first_name} {last_name}", "contact.name", "", ""),
@@ -51,15 +58,7 @@ def salesmanago_demo_load(customer: Customer) -> SalesmanagoAccount:
         customer=customer,
         group_key=customer.group_keys.get(key="main_group"),
         environment="production",
-        defaults={
-            "base_url": settings.SALESMANAGO_URL,
-            "v3_base_url": settings.SALESMANAGO_URL,
-            "client_id": "demo-client",
-            "api_secret": "demo-secret",
-            "v3_api_key": "demo-v3-key",
-            "owner_email": "owner@demo.example",
-            "catalog_id": DEMO_CATALOG_ID,
-        },
+        defaults=demo_account_fields(settings.SALESMANAGO_URL),
     )
     for type_name, entries in (
         ("person", CONTACT),
@@ -70,21 +69,29 @@ def salesmanago_demo_load(customer: Customer) -> SalesmanagoAccount:
     return account
 
 
+def demo_account_fields(url: str) -> dict:
+    """The fields of an account that the sandbox at ``url`` knows as its demo account."""
+    return {
+        "base_url": url,
+        "v3_base_url": url,
+        "client_id": DEMO_CLIENT_ID,
+        "api_secret": DEMO_API_SECRET,
+        "v3_api_key": DEMO_V3_API_KEY,
+        "owner_email": DEMO_OWNER,
+        "catalog_id": DEMO_CATALOG_ID,
+    }
+
+
+def entry_create(mapping: IntegrationMapping, position: int, entry) -> MappingEntry:
+    """Saves ``entry``, a tuple of ENTRY_FIELDS, at ``position`` of ``mapping``."""
+    values = dict(zip(ENTRY_FIELDS, entry, strict=True))
+    return MappingEntry.objects.create(mapping=mapping, position=position, **values)
+
+
 def _mapping(data_point_type, entries) -> None:
     mapping, created = IntegrationMapping.objects.get_or_create(
         data_point_type=data_point_type
     )
-    if not created:
-        return
-    for position, (kind, source, target, conversion, name_template) in enumerate(
-        entries
-    ):
-        MappingEntry.objects.create(
-            mapping=mapping,
-            kind=kind,
-            source=source,
-            target=target,
-            conversion=conversion,
-            name_template=name_template,
-            position=position,
-        )
+    if created:
+        for position, entry in enumerate(entries):
+            entry_create(mapping, position, entry)

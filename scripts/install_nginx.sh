@@ -8,15 +8,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "nginx is missing: install it (apt-get install -y nginx) as root" >&2
   exit 1
 fi
-policy=/usr/sbin/policy-rc.d
-if [ ! -e "$policy" ]; then
-  # 101 = "action forbidden": the package's postinst does not start the service.
-  printf '#!/bin/sh\nexit 101\n' >"$policy"
-  chmod +x "$policy"
-  trap 'rm -f "$policy"' EXIT
-fi
-apt-get update
-DEBIAN_FRONTEND=noninteractive apt-get install -y nginx
+"$(dirname "$0")/apt_install_stopped.sh" nginx
 # Where an init system started it anyway (no policy-rc.d honoured), stop and disable it.
 if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
   systemctl disable --now nginx

@@ -5,14 +5,7 @@
 # starting on install (policy-rc.d), and stopped and disabled if it started anyway.
 set -euo pipefail
 command -v prometheus >/dev/null && exit 0
-policy=/usr/sbin/policy-rc.d
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' >"$policy"
-  chmod +x "$policy"
-  trap 'rm -f "$policy"' EXIT
-fi
-apt-get update
-DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+"$(dirname "$0")/apt_install_stopped.sh" --no-install-recommends prometheus
 if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
   systemctl disable --now prometheus || true
 elif [ -x /etc/init.d/prometheus ]; then

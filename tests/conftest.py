@@ -82,6 +82,20 @@ def api(api_key):
 
 
 @pytest.fixture
+def sign_post(api_key):
+    """``sign_post(url, body, headers)``: the headers that sign that POST with the demo
+    customer's key (botocore's SigV4Auth), as a customer's code signs it."""
+    key, secret = api_key
+
+    def sign(url, body, headers):
+        return sign_with_botocore(
+            "POST", url, body, key=key, secret=secret, headers=headers
+        )
+
+    return sign
+
+
+@pytest.fixture
 def signed_post():
     """POSTs JSON signed with botocore's SigV4Auth over real HTTP; returns the response.
 

@@ -12,7 +12,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from datatalks.errors import PayloadInvalid
-from ingestion.apiview import NOT_JUDGED, ApiView
+from ingestion.apiview import NOT_JUDGED, ApiView, documented_post
 from ingestion.auth import SigV4FileAuthentication
 from ingestion.models import FileUpload
 from mappings.categories import CATEGORY_OF_PATH
@@ -57,17 +57,13 @@ class FileUploadView(ApiView):
 
 def upload_view(path_name: str):
     """The upload view for one category, with its own OpenAPI description."""
-
-    @extend_schema(**schema.upload_operation(path_name))
-    def post(self, request):
-        return self.upload(request)
-
-    view = type(
+    return documented_post(
+        FileUploadView,
         f"{path_name.title()}FileUploadView",
-        (FileUploadView,),
-        {"path_name": path_name, "post": post},
+        schema.upload_operation(path_name),
+        "upload",
+        path_name=path_name,
     )
-    return view.as_view()
 
 
 class FileView(ApiView):

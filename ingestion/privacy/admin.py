@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from datatalks.admin_display import badge, short_id, when
+from datatalks.admin_display import badge, column, short_id, when
 from datatalks.admin_readonly import ReadOnlyAdminMixin
 from integrations.models import Delivery, DeliveryKind
 from mappings.models import Category
@@ -165,9 +165,7 @@ class ErasureLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description="at", ordering="created_at")
-    def at(self, obj):
-        return when(obj.created_at)
+    at = column(when, "created_at", "at")
 
     @admin.display(description="Datatalks ID", ordering="datatalks_id")
     def person(self, obj):

@@ -172,12 +172,12 @@ def check_entry(
 
 def check_template(source: str) -> None:
     """A value template holds text and ``{field}`` placeholders, nothing else."""
-    rest = _TEMPLATE_FIELDS.sub("", source)
-    if "{" in rest or "}" in rest:
-        raise ValueError(
-            f"{source!r}: a template takes only {{field}} placeholders (a field name "
-            "in braces, no format, index or attribute)."
-        )
+    _check_braces(
+        source,
+        _TEMPLATE_FIELDS,
+        "a template takes only {field} placeholders (a field name in braces, no "
+        "format, index or attribute).",
+    )
     if not _TEMPLATE_FIELDS.search(source):
         raise ValueError(
             "A dynamic entry needs a template such as {first_name} {last_name}."
@@ -186,12 +186,19 @@ def check_template(source: str) -> None:
 
 def check_name_template(template: str) -> None:
     """A property name template holds text, ``{field}`` and ``{Field}``, nothing else."""
-    rest = _NAME_PLACEHOLDERS.sub("", template)
+    _check_braces(
+        template,
+        _NAME_PLACEHOLDERS,
+        "a name template takes only the placeholders {field} and {Field} (no other "
+        "name, format, index or attribute).",
+    )
+
+
+def _check_braces(text: str, placeholders: re.Pattern, rule: str) -> None:
+    """Refuses a brace left in ``text`` once its ``placeholders`` are taken out."""
+    rest = placeholders.sub("", text)
     if "{" in rest or "}" in rest:
-        raise ValueError(
-            f"{template!r}: a name template takes only the placeholders {{field}} "
-            "and {Field} (no other name, format, index or attribute)."
-        )
+        raise ValueError(f"{text!r}: {rule}")
 
 
 def _check_number_source(

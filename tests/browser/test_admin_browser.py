@@ -19,14 +19,10 @@ from ingestion.caller import ApiCaller
 from ingestion.credentials import credential_create
 from ingestion.models import DataPoint, IdentityCollision, RequestLog
 from ingestion.services import datapoint_ingest
-from integrations.demo import salesmanago_demo_load
+from integrations.demo import demo_account_fields, salesmanago_demo_load
 from integrations.models import Delivery
 from integrations.salesmanago.sandbox import (
-    DEMO_API_SECRET,
-    DEMO_CATALOG_ID,
     DEMO_CLIENT_ID,
-    DEMO_OWNER,
-    DEMO_V3_API_KEY,
 )
 from mappings.categories import CATEGORY_OF_PATH
 from mappings.demo import demo_load
@@ -398,15 +394,7 @@ def test_staff_walk_the_checklist_of_a_new_customer_to_a_first_delivery(
     open_customer(page, live_server.url, club)
     page.click("#onboarding-checklist li[data-step=accounts] a")
     expect(page.locator("#id_group_key")).to_have_value(str(club.group_keys.get().pk))
-    for field, value in {
-        "base_url": sandbox.url,
-        "v3_base_url": sandbox.url,
-        "client_id": DEMO_CLIENT_ID,
-        "api_secret": DEMO_API_SECRET,
-        "v3_api_key": DEMO_V3_API_KEY,
-        "owner_email": DEMO_OWNER,
-        "catalog_id": DEMO_CATALOG_ID,
-    }.items():
+    for field, value in demo_account_fields(sandbox.url).items():
         page.fill(f"#id_{field}", value)
     shot(page, "walk-02-account")
     page.click("input[name=_save]")

@@ -8,7 +8,6 @@ Salesmanago sandbox it started. The write path's SQL must keep running on SQLite
 this test is what says so.
 """
 
-import json
 import os
 import re
 import signal
@@ -26,7 +25,7 @@ from ingestion import examples
 from tests.harness import processes
 from tests.harness.delivery import PrivateRedis
 from tests.harness.processes import free_port, wait_for
-from tests.harness.signing import signed_session
+from tests.harness.signing import run_curl, signed_session
 
 CURL_HEADER = "Try it (AWS Signature V4, signed by curl):\n"
 KEY_WARNING = "DATATALKS_ENCRYPTION_KEY is not set"
@@ -110,18 +109,6 @@ class MakeRun:
                 processes.signal_group(self.process, signal.SIGKILL)
 
 
-def curl(command: str) -> tuple[int, dict]:
-    done = subprocess.run(
-        ["bash", "-c", command + " -sS -w '\n%{http_code}'"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    body, _, status = done.stdout.rpartition("\n")
-    return int(status), json.loads(body)
-
-
 def printed_key(output: str) -> tuple[str, str]:
     key = re.search(r"^ACCESS_KEY_ID=(\S+)$", output, re.M).group(1)
     secret = re.search(r"^SECRET_ACCESS_KEY=(\S+)$", output, re.M).group(1)
@@ -153,7 +140,7 @@ def postgres_and_redis():
 def check_make_run(run: MakeRun) -> None:
     command = run.printed_curl()
     assert f"{run.url}/v2/profiles" in command
-    answers = [curl(command) for _ in range(3)]
+    answers = [run_curl(command) for _ in range(3)]
     assert [status for status, _ in answers] == [200, 200, 200], answers
     assert len({body["datatalksId"] for _, body in answers}) == 1
 

@@ -1,5 +1,8 @@
-"""Customers, callers and signing clients made for a test."""
+"""Customers, callers and signing clients made for a test, and the bodies they send."""
 
+import copy
+
+from ingestion import examples
 from ingestion.caller import ApiCaller
 from ingestion.credentials import credential_create
 from mappings.models import Category, Customer, DataPointType, FieldMapping, GroupKey
@@ -42,6 +45,21 @@ def signed_client(customer: Customer, environment: str = "production") -> Signed
         customer=customer, environment=environment, description="tests"
     )
     return SignedClient(credential.access_key_id, secret)
+
+
+def reference_person(customer_id: int = 12345, **data) -> dict:
+    """The reference's profile (ingestion.examples.PROFILE) with ``data`` changed."""
+    body = copy.deepcopy(examples.PROFILE)
+    body["data"].update(customer_id=customer_id, **data)
+    return body
+
+
+def reference_event(event_id: str = "E-1", customer_id: int = 12345) -> dict:
+    """The reference's purchase event (ingestion.examples.EVENT) with its own id, of
+    the person ``customer_id``."""
+    body = copy.deepcopy(examples.EVENT)
+    body["data"].update(event_id=event_id, customer_id=customer_id)
+    return body
 
 
 def demo_person(n: int, tag: str) -> dict:

@@ -1,5 +1,7 @@
 """Requests signed as customers' code signs them: botocore's SigV4Auth."""
 
+import json
+import subprocess
 from urllib.parse import urlsplit
 
 import requests
@@ -8,6 +10,20 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from django.conf import settings
 from rest_framework.test import APIClient
+
+
+def run_curl(command: str) -> tuple[int, dict]:
+    """Runs a curl command line as printed for customers (``curl --aws-sigv4 ...``);
+    the HTTP status and the JSON body of its answer."""
+    done = subprocess.run(
+        ["bash", "-c", command + " -sS -w '\n%{http_code}'"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    body, _, status = done.stdout.rpartition("\n")
+    return int(status), json.loads(body)
 
 
 def sign_with_botocore(method, url, body=b"", *, key, secret, headers=None, **scope):

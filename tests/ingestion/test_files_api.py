@@ -20,7 +20,6 @@ from tests.harness.files import (
     process_here,
     xlsx_bytes,
 )
-from tests.harness.signing import sign_with_botocore
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -248,17 +247,10 @@ def test_a_file_over_the_limit_is_413_before_it_is_read(files, settings):
     assert stored_names() == set()
 
 
-def test_a_body_without_content_length_is_411(live_server, api_key):
+def test_a_body_without_content_length_is_411(live_server, sign_post):
     url = live_server.url + "/v3/files/profiles?type=person"
     body = csv_bytes(person_rows(3))
-    headers = sign_with_botocore(
-        "POST",
-        url,
-        body,
-        key=api_key[0],
-        secret=api_key[1],
-        headers={"Content-Type": CSV_TYPE},
-    )
+    headers = sign_post(url, body, {"Content-Type": CSV_TYPE})
     response = requests.post(
         url, data=iter([body]), headers=headers, timeout=30
     )  # a generator body is sent chunked
@@ -267,18 +259,11 @@ def test_a_body_without_content_length_is_411(live_server, api_key):
     assert stored_names() == set()
 
 
-def test_a_body_that_is_not_the_signed_one_is_403_and_deleted(live_server, api_key):
+def test_a_body_that_is_not_the_signed_one_is_403_and_deleted(live_server, sign_post):
     url = live_server.url + "/v3/files/profiles?type=person"
     signed = csv_bytes(person_rows(3))
     sent = signed.replace(b"First0", b"Frist0")
-    headers = sign_with_botocore(
-        "POST",
-        url,
-        signed,
-        key=api_key[0],
-        secret=api_key[1],
-        headers={"Content-Type": CSV_TYPE},
-    )
+    headers = sign_post(url, signed, {"Content-Type": CSV_TYPE})
     response = requests.post(url, data=sent, headers=headers, timeout=30)
     assert response.status_code == 403
     assert response.json()["messages"][0].startswith(
@@ -288,16 +273,13 @@ def test_a_body_that_is_not_the_signed_one_is_403_and_deleted(live_server, api_k
     assert not FileUpload.objects.exists()
 
 
-def test_unsigned_payload_is_refused(live_server, api_key):
+def test_unsigned_payload_is_refused(live_server, sign_post):
     url = live_server.url + "/v3/files/profiles?type=person"
     body = csv_bytes(person_rows(3))
-    headers = sign_with_botocore(
-        "POST",
+    headers = sign_post(
         url,
         body,
-        key=api_key[0],
-        secret=api_key[1],
-        headers={"Content-Type": CSV_TYPE, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"},
+        {"Content-Type": CSV_TYPE, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"},
     )
     response = requests.post(url, data=body, headers=headers, timeout=30)
     assert response.status_code == 403

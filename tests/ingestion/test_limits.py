@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from tests.harness.faults import Gunicorn, server_env
-from tests.harness.signing import sign_with_botocore, signed_session
+from tests.harness.signing import signed_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,19 +96,14 @@ def test_oversized_body_gets_413_before_it_is_read(gunicorn, path, limit):
     ]
 
 
-def test_a_chunked_body_without_length_is_never_read(gunicorn, api_key):
+def test_a_chunked_body_without_length_is_never_read(gunicorn, sign_post):
     # Without Content-Length the application reads no body at all: the signature
     # (made for the 2 MiB this client means to send) cannot match, and the answer
     # comes after one chunk, before the rest is sent.
     body = b"x" * (2 * MIB)
     parts = urlsplit(gunicorn.url)
-    headers = sign_with_botocore(
-        "POST",
-        gunicorn.url + "/v3/profiles",
-        body,
-        key=api_key[0],
-        secret=api_key[1],
-        headers={"Content-Type": "application/json"},
+    headers = sign_post(
+        gunicorn.url + "/v3/profiles", body, {"Content-Type": "application/json"}
     )
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     started = time.monotonic()

@@ -82,6 +82,17 @@ def test_the_customer_page_shows_the_checklist_and_what_is_not_sent(staff, db):
     assert reverse("admin:integrations_salesmanagoaccount_add") in html
 
 
+def try_payload(staff, customer, body: dict):
+    """The admin's Try a payload page after sending ``body`` to v3/profiles."""
+    form = {
+        "customer": customer.pk,
+        "endpoint": "v3/profiles",
+        "environment": "production",
+        "body": json.dumps(body),
+    }
+    return staff.post(reverse("admin:mappings_customer_try"), form)
+
+
 def test_try_a_payload_names_the_missing_mapping_and_records_the_try(staff, db):
     acme = make_customer("acme")
     acme.salesmanago_enabled = True
@@ -89,15 +100,7 @@ def test_try_a_payload_names_the_missing_mapping_and_records_the_try(staff, db):
     credential_create(customer=acme)
     account_for(acme)
     body = {"type": "person", "data": {"customer_id": 7, "email": "a@example.com"}}
-    page = staff.post(
-        reverse("admin:mappings_customer_try"),
-        {
-            "customer": acme.pk,
-            "endpoint": "v3/profiles",
-            "environment": "production",
-            "body": json.dumps(body),
-        },
-    )
+    page = try_payload(staff, acme, body)
     assert page.context["outcome"].status == 200
     assert page.context["outcome"].warnings == [
         "person has no Salesmanago mapping: its data is stored and never sent."
@@ -105,15 +108,7 @@ def test_try_a_payload_names_the_missing_mapping_and_records_the_try(staff, db):
     acme.refresh_from_db()
     assert acme.payload_tried_at is not None
     map_person(acme)
-    page = staff.post(
-        reverse("admin:mappings_customer_try"),
-        {
-            "customer": acme.pk,
-            "endpoint": "v3/profiles",
-            "environment": "production",
-            "body": json.dumps(body),
-        },
-    )
+    page = try_payload(staff, acme, body)
     assert page.context["outcome"].warnings == []
     assert page.context["outcome"].salesmanago[0]["item"]["contact"]["email"]
 

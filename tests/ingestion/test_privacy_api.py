@@ -1,13 +1,11 @@
 """A person's data on request over the signed API: DELETE (erase, suppress) and GET
 (export) /v3/profiles/{datatalksId}, against PostgreSQL."""
 
-import copy
 import uuid
 
 from django.db import connection
 from django.utils import timezone
 
-from ingestion import examples
 from ingestion.models import (
     DataPoint,
     ErasureLog,
@@ -20,21 +18,14 @@ from ingestion.privacy.services import suppressions_lift
 from ingestion.privacy.suppression import REFUSED
 from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery, DeliveryKind, DeliveryStatus
-from tests.harness.customers import make_customer, signed_client
+from tests.harness.customers import (
+    make_customer,
+    reference_event,
+    reference_person,
+    signed_client,
+)
 
 EMAIL = "juliana.crane@fake.com"
-
-
-def person(customer_id=12345, **data):
-    body = copy.deepcopy(examples.PROFILE)
-    body["data"].update(customer_id=customer_id, **data)
-    return body
-
-
-def event(event_id="E-1", customer_id=12345):
-    body = copy.deepcopy(examples.EVENT)
-    body["data"].update(event_id=event_id, customer_id=customer_id)
-    return body
 
 
 def sent(api, path, body):
@@ -49,9 +40,9 @@ def erase(api, dp_id, suppress=None):
 
 
 def test_erase_wipes_values_ids_and_linked_events_and_answers_the_id(api, demo):
-    dp_id = sent(api, "/v2/profiles", person())
-    event_ids = [sent(api, "/v2/events", event(f"E-{n}")) for n in range(2)]
-    waiting = sent(api, "/v2/events", event("E-9", customer_id=777))
+    dp_id = sent(api, "/v2/profiles", reference_person())
+    event_ids = [sent(api, "/v2/events", reference_event(f"E-{n}")) for n in range(2)]
+    waiting = sent(api, "/v2/events", reference_event("E-9", customer_id=777))
     response = erase(api, dp_id)
     assert response.status_code == 200
     body = response.json()
@@ -75,7 +66,7 @@ def test_erase_wipes_values_ids_and_linked_events_and_answers_the_id(api, demo):
 
 
 def test_erasing_twice_is_200_and_does_nothing_more(api, demo):
-    dp_id = sent(api, "/v2/profiles", person())
+    dp_id = sent(api, "/v2/profiles", reference_person())
     assert erase(api, dp_id, "true").status_code == 200
     revision = DataPoint.objects.get(pk=dp_id).revision
     again = erase(api, dp_id, "true")
@@ -104,8 +95,8 @@ def test_another_customers_id_gets_the_answer_of_an_unknown_one(api, demo):
 
 
 def test_an_event_id_a_bad_id_and_a_bad_flag_are_clear_4xx(api, demo):
-    dp_id = sent(api, "/v2/profiles", person())
-    event_id = sent(api, "/v2/events", event())
+    dp_id = sent(api, "/v2/profiles", reference_person())
+    event_id = sent(api, "/v2/events", reference_event())
     assert erase(api, event_id).status_code == 404
     bad = erase(api, "not-a-uuid")
     assert bad.status_code == 400
@@ -117,25 +108,25 @@ def test_an_event_id_a_bad_id_and_a_bad_flag_are_clear_4xx(api, demo):
 
 
 def test_a_staging_key_cannot_erase_production_data(api, demo):
-    dp_id = sent(api, "/v2/profiles", person())
+    dp_id = sent(api, "/v2/profiles", reference_person())
     assert erase(signed_client(demo, "staging"), dp_id).status_code == 404
 
 
 def test_suppressed_hard_id_secondary_id_and_events_are_refused(api, demo):
-    dp_id = sent(api, "/v2/profiles", person())
+    dp_id = sent(api, "/v2/profiles", reference_person())
     assert erase(api, dp_id, "true").status_code == 200
     for path, body in [
-        ("/v2/profiles", person()),
-        ("/v2/profiles", person(99999)),  # another Hard-ID, the same email
-        ("/v2/events", event("E-2")),  # refers to the erased Hard-ID
+        ("/v2/profiles", reference_person()),
+        ("/v2/profiles", reference_person(99999)),  # another Hard-ID, the same email
+        ("/v2/events", reference_event("E-2")),  # refers to the erased Hard-ID
     ]:
         response = api.post(path, body, format="json")
         assert response.status_code == 400, (path, response.json())
         assert response.json()["messages"] == [REFUSED]
-    assert sent(api, "/v2/profiles", person(2, email="someone@else.com"))
+    assert sent(api, "/v2/profiles", reference_person(2, email="someone@else.com"))
     batch = api.post(
         "/v3/profiles/batch",
-        {"items": [person(3, email="c@d.com"), person()]},
+        {"items": [reference_person(3, email="c@d.com"), reference_person()]},
         format="json",
     ).json()
     assert [(r["success"], r["messages"]) for r in batch["results"]] == [
@@ -146,25 +137,27 @@ def test_suppressed_hard_id_secondary_id_and_events_are_refused(api, demo):
 
 
 def test_without_suppress_the_person_can_come_back_as_someone_new(api, demo):
-    dp_id = sent(api, "/v2/profiles", person())
+    dp_id = sent(api, "/v2/profiles", reference_person())
     assert erase(api, dp_id).status_code == 200
-    again = sent(api, "/v2/profiles", person())
+    again = sent(api, "/v2/profiles", reference_person())
     assert again != dp_id
 
 
 def test_staff_lift_a_suppression_and_the_data_is_accepted_again(api, demo):
-    dp_id = sent(api, "/v2/profiles", person())
+    dp_id = sent(api, "/v2/profiles", reference_person())
     erase(api, dp_id, "true")
-    assert api.post("/v2/profiles", person(), format="json").status_code == 400
+    assert (
+        api.post("/v2/profiles", reference_person(), format="json").status_code == 400
+    )
     ids = Suppression.objects.values_list("pk", flat=True)
     assert suppressions_lift(ids=ids, lifted_by="staffer") == 2
-    assert sent(api, "/v2/profiles", person()) != dp_id
+    assert sent(api, "/v2/profiles", reference_person()) != dp_id
 
 
 def test_export_lists_values_ids_events_and_what_was_sent(api, demo):
     account = salesmanago_demo_load(demo)
-    dp_id = sent(api, "/v2/profiles", person())
-    sent(api, "/v2/events", event("E-1"))
+    dp_id = sent(api, "/v2/profiles", reference_person())
+    sent(api, "/v2/events", reference_event("E-1"))
     when = timezone.now()
     Delivery.objects.filter(data_point_id=dp_id).update(
         status=DeliveryStatus.SENT, sent_at=when
@@ -187,12 +180,14 @@ def test_export_lists_values_ids_events_and_what_was_sent(api, demo):
 
 def test_erase_cancels_open_deliveries_and_queues_the_contact_delete(api, demo):
     account = salesmanago_demo_load(demo)
-    dp_id = sent(api, "/v2/profiles", person())
+    dp_id = sent(api, "/v2/profiles", reference_person())
     Delivery.objects.filter(data_point_id=dp_id).update(
         status=DeliveryStatus.SENT, sent_at=timezone.now()
     )
-    sent(api, "/v2/profiles", person(city="Malmö"))  # a second revision, pending
-    event_id = sent(api, "/v2/events", event())
+    sent(
+        api, "/v2/profiles", reference_person(city="Malmö")
+    )  # a second revision, pending
+    event_id = sent(api, "/v2/events", reference_event())
     erase(api, dp_id)
     statuses = dict(
         Delivery.objects.filter(kind=DeliveryKind.UPSERT).values_list(
@@ -214,11 +209,11 @@ def test_erase_cancels_open_deliveries_and_queues_the_contact_delete(api, demo):
 
 
 def test_request_log_messages_and_collisions_quoting_the_person_are_emptied(api, demo):
-    dp_id = sent(api, "/v2/profiles", person())
-    other = sent(api, "/v2/profiles", person(555, email=EMAIL))  # a collision
-    bad = person(first_name=["Juliana", {"x": 1}])
+    dp_id = sent(api, "/v2/profiles", reference_person())
+    other = sent(api, "/v2/profiles", reference_person(555, email=EMAIL))  # a collision
+    bad = reference_person(first_name=["Juliana", {"x": 1}])
     assert api.post("/v2/profiles", bad, format="json").status_code == 400
-    bad_email = person(email="juliana.crane@fake")
+    bad_email = reference_person(email="juliana.crane@fake")
     api.post("/v2/profiles", bad_email, format="json")
     quoting = RequestLog.objects.filter(status_code=400)
     assert any(
@@ -242,9 +237,9 @@ def test_the_customers_own_document_describes_export_and_erase(api, demo):
 
 
 def test_an_erased_datatalks_id_is_never_written_again(api, demo):
-    dp_id = sent(api, "/v2/profiles", person())
+    dp_id = sent(api, "/v2/profiles", reference_person())
     erase(api, dp_id)
-    body = person()
+    body = reference_person()
     body["datatalksId"] = dp_id
     response = api.post("/v3/profiles", body, format="json")
     assert response.status_code == 400

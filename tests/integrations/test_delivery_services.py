@@ -13,6 +13,7 @@ from integrations.models import Delivery
 from integrations.services import account_deliver, backoff_seconds
 from mappings.demo import demo_load
 from tests.harness.customers import caller_for
+from tests.harness.threads import in_threads
 
 
 @pytest.fixture
@@ -68,17 +69,9 @@ def test_two_workers_at_once_send_each_delivery_once(sandbox):
         )
     claimed = []
 
-    def work():
-        try:
-            claimed.append(account_deliver(account_id=account.pk, limit=25))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    in_threads(
+        lambda: claimed.append(account_deliver(account_id=account.pk, limit=25)), 2
+    )
     assert 25 <= sum(claimed) <= 40  # one holds the account; the other backs off
     while account_deliver(account_id=account.pk, limit=25):
         pass  # the follow-up runs the task would schedule
@@ -144,7 +137,6 @@ def test_a_second_sender_for_the_same_account_backs_off(account, sandbox):
     ingest(account)
     with conn.cursor() as cursor:  # another worker holds the account's lock
         cursor.execute("SELECT pg_advisory_lock(7283, %s)", [account.pk])
-    import threading
 
     claimed = []
 

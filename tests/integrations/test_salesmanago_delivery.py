@@ -8,9 +8,10 @@ import pytest
 
 from ingestion import examples
 from ingestion.credentials import credential_create
-from integrations.models import Delivery, IntegrationMapping, MappingEntry
+from integrations.demo import entry_create
+from integrations.models import Delivery, IntegrationMapping
 from mappings.models import DataPointType, FieldMapping
-from tests.harness.customers import signed_client
+from tests.harness.customers import reference_person, signed_client
 from tests.harness.processes import wait_for
 
 CONTACTS = "/api/contact/batchupsert"
@@ -19,12 +20,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def client_for(account, environment="production"):
     return signed_client(account.customer, environment)
-
-
-def person(customer_id: int, email: str) -> dict:
-    body = copy.deepcopy(examples.PROFILE)
-    body["data"].update(customer_id=customer_id, email=email)
-    return body
 
 
 def _person(customer_id: int, **data) -> dict:
@@ -60,15 +55,28 @@ def all_sent(expected: int):
     return lambda: statuses() == {"sent": expected}
 
 
+REFERENCE = {
+    "/v2/profiles": examples.PROFILE,
+    "/v2/events": examples.EVENT,
+    "/v2/inventory": examples.INVENTORY,
+}
+
+
+def delivered(account, start_worker, *paths: str):
+    """With a worker running, sends the reference body of each path and waits until
+    every delivery is sent; the client that sent them."""
+    start_worker()
+    client = client_for(account)
+    for path in paths:
+        ingest(client, path, REFERENCE[path])
+    wait_for(all_sent(len(paths)), 60, f"{len(paths)} deliveries")
+    return client
+
+
 def test_person_purchase_and_product_arrive_with_mapped_values(
     account, sandbox, start_worker
 ):
-    start_worker()
-    client = client_for(account)
-    ingest(client, "/v2/profiles", examples.PROFILE)
-    ingest(client, "/v2/events", examples.EVENT)
-    ingest(client, "/v2/inventory", examples.INVENTORY)
-    wait_for(all_sent(3), 60, "three deliveries")
+    delivered(account, start_worker, "/v2/profiles", "/v2/events", "/v2/inventory")
     state = sandbox.state()
     [contact] = state["contacts"]
     assert contact["email"] == "juliana.crane@fake.com"
@@ -107,11 +115,7 @@ def test_event_waits_for_its_contact(account, sandbox, start_worker):
 def test_a_changed_purchase_reaches_salesmanago_as_an_update(
     account, sandbox, start_worker
 ):
-    start_worker()
-    client = client_for(account)
-    ingest(client, "/v2/profiles", examples.PROFILE)
-    ingest(client, "/v2/events", examples.EVENT)
-    wait_for(all_sent(2), 60, "the person and the purchase")
+    client = delivered(account, start_worker, "/v2/profiles", "/v2/events")
     [added] = sandbox.state()["events"]
     changed = copy.deepcopy(examples.EVENT)
     changed["data"]["total_purchase_amount"] = "80.00"
@@ -129,9 +133,7 @@ def test_three_503s_then_delivered_on_the_fourth_attempt_once(
     account, sandbox, start_worker
 ):
     sandbox.fail_next("503", 3, paths=[CONTACTS])
-    start_worker()
-    ingest(client_for(account), "/v2/profiles", examples.PROFILE)
-    wait_for(all_sent(1), 60, "the delivery")
+    delivered(account, start_worker, "/v2/profiles")
     assert Delivery.objects.get().attempts == 4
     state = sandbox.state()
     assert state["calls"][CONTACTS] == 4
@@ -149,7 +151,9 @@ def test_success_false_fails_permanently_without_retries(
     assert delivery.last_error == "Not authenticated"
     assert delivery.attempts == 1
     assert "demo-secret" not in delivery.request_excerpt + delivery.response_excerpt
-    ingest(client_for(account), "/v2/profiles", person(2, "other@fake.com"))
+    ingest(
+        client_for(account), "/v2/profiles", reference_person(2, email="other@fake.com")
+    )
     wait_for(lambda: statuses().get("sent") == 1, 30, "a later delivery")
     assert sandbox.state()["calls"][CONTACTS] == 2  # the failed one was not retried
 
@@ -159,7 +163,9 @@ def test_broker_outage_delays_but_loses_nothing(account, sandbox, broker, start_
     client = client_for(account)
     broker.stop()
     for n in range(50):
-        ingest(client, "/v2/profiles", person(1000 + n, f"p{n}@fake.com"))
+        ingest(
+            client, "/v2/profiles", reference_person(1000 + n, email=f"p{n}@fake.com")
+        )
     assert Delivery.objects.filter(status="pending").count() == 50
     broker.start()
     wait_for(all_sent(50), 120, "50 deliveries after the broker came back")
@@ -181,7 +187,9 @@ def test_worker_killed_during_a_batch_sends_each_delivery_once(
     first = start_worker(**env)
     client = client_for(account)
     for n in range(20):
-        ingest(client, "/v2/profiles", person(2000 + n, f"k{n}@fake.com"))
+        ingest(
+            client, "/v2/profiles", reference_person(2000 + n, email=f"k{n}@fake.com")
+        )
     wait_for(lambda: sandbox.state()["calls"].get(CONTACTS), 30, "the batch call")
     first.kill()
     assert Delivery.objects.filter(status="sent").count() == 0
@@ -199,7 +207,9 @@ def test_staging_data_never_reaches_the_production_account(
 ):
     start_worker()
     ingest(client_for(account, "staging"), "/v2/profiles", examples.PROFILE)
-    ingest(client_for(account), "/v2/profiles", person(2, "prod@fake.com"))
+    ingest(
+        client_for(account), "/v2/profiles", reference_person(2, email="prod@fake.com")
+    )
     wait_for(all_sent(1), 30, "the production delivery")
     assert [c["email"] for c in sandbox.state()["contacts"]] == ["prod@fake.com"]
     assert not Delivery.objects.filter(data_point__environment="staging").exists()
@@ -211,16 +221,7 @@ def _legacy_entry(type_name: str, *entry, customer) -> None:
     mapping, _ = IntegrationMapping.objects.get_or_create(
         data_point_type=customer.data_point_types.get(name=type_name)
     )
-    kind, source, target, conversion, name_template = entry
-    MappingEntry.objects.create(
-        mapping=mapping,
-        kind=kind,
-        source=source,
-        target=target,
-        conversion=conversion,
-        name_template=name_template,
-        position=99,
-    )
+    entry_create(mapping, 99, entry)
 
 
 def _profile_type(customer, name: str) -> None:

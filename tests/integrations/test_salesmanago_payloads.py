@@ -48,17 +48,16 @@ PRODUCT = {
 }
 
 
-def entries(rows):
-    return [Entry(*row) for row in rows]
+def built(rows, data, *, profile=None, time_zone="UTC"):
+    """The item build_item makes of ``data`` with the mapping ``rows`` (tuples of
+    Entry's fields, as in integrations.demo)."""
+    return build_item(
+        [Entry(*row) for row in rows], data, profile=profile, time_zone=time_zone
+    )
 
 
 def test_person_becomes_a_contact():
-    item = build_item(
-        entries(demo_mappings.CONTACT),
-        PERSON,
-        profile=None,
-        time_zone="Europe/Stockholm",
-    )
+    item = built(demo_mappings.CONTACT, PERSON, time_zone="Europe/Stockholm")
     assert item == {
         "contact": {
             "email": "juliana.crane@fake.com",
@@ -78,11 +77,8 @@ def test_person_becomes_a_contact():
 
 
 def test_purchase_becomes_an_external_event_of_the_linked_contact():
-    item = build_item(
-        entries(demo_mappings.PURCHASE),
-        PURCHASE,
-        profile=PERSON,
-        time_zone="Europe/Stockholm",
+    item = built(
+        demo_mappings.PURCHASE, PURCHASE, profile=PERSON, time_zone="Europe/Stockholm"
     )
     assert item == {
         "email": "juliana.crane@fake.com",
@@ -101,19 +97,15 @@ def test_purchase_becomes_an_external_event_of_the_linked_contact():
 
 def test_datetime_uses_the_customers_time_zone():
     rows = [("string", "event_datetime", "contactEvent.date", "epoch_ms", "")]
-    utc = build_item(entries(rows), PURCHASE, profile=None, time_zone="UTC")
-    stockholm = build_item(
-        entries(rows), PURCHASE, profile=None, time_zone="Europe/Stockholm"
-    )
+    utc = built(rows, PURCHASE, time_zone="UTC")
+    stockholm = built(rows, PURCHASE, time_zone="Europe/Stockholm")
     assert (
         utc["contactEvent"]["date"] - stockholm["contactEvent"]["date"] == 3600 * 1000
     )
 
 
 def test_product_becomes_a_catalog_product():
-    item = build_item(
-        entries(demo_mappings.PRODUCT), PRODUCT, profile=None, time_zone="UTC"
-    )
+    item = built(demo_mappings.PRODUCT, PRODUCT, time_zone="UTC")
     assert item == {
         "productId": "AB-192910",
         "name": "Milk",
@@ -129,10 +121,9 @@ def test_product_becomes_a_catalog_product():
 
 
 def test_null_values_are_left_out():
-    item = build_item(
-        entries(demo_mappings.CONTACT),
+    item = built(
+        demo_mappings.CONTACT,
         {"email": "a@b.se", "first_name": None, "last_name": None},
-        profile=None,
         time_zone="UTC",
     )
     assert item == {"contact": {"email": "a@b.se"}}

@@ -23,6 +23,7 @@ from mappings.importing import (
 )
 from mappings.models import (
     ACTIVE_NEEDS_HARD_ID,
+    FIELD_RULES,
     DataPointType,
     FieldMapping,
     MappingVersion,
@@ -205,17 +206,8 @@ def test_the_proposal_accepts_the_sample_it_was_made_from(demo):
         name="p.csv", data=(SAMPLES / "reference_profiles.csv").read_bytes()
     )
     for position, p in enumerate(fields_propose(sample)):
-        FieldMapping.objects.create(
-            data_point_type=dpt,
-            position=position,
-            source_field=p.source_field,
-            cdp_field=p.cdp_field,
-            data_type=p.data_type,
-            format=p.format,
-            optional=p.optional,
-            hard_id=p.hard_id,
-            secondary_id=p.secondary_id,
-        )
+        rules = {rule: getattr(p, rule) for rule in FIELD_RULES}
+        FieldMapping.objects.create(data_point_type=dpt, position=position, **rules)
     demo.refresh_from_db()
     type_spec = spec_for_customer(customer=demo).types["imp"]
     for row in sample.rows:

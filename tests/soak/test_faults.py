@@ -15,17 +15,13 @@ import pytest
 
 from datatalks.api import UNAVAILABLE
 from ingestion.credentials import credential_create
+from integrations.demo import demo_account_fields
 from integrations.models import Delivery, SalesmanagoAccount
 from integrations.salesmanago.sandbox import (
-    DEMO_API_SECRET,
-    DEMO_CATALOG_ID,
-    DEMO_CLIENT_ID,
-    DEMO_OWNER,
-    DEMO_V3_API_KEY,
     SandboxServer,
 )
 from integrations.services import account_deliver, deliveries_replay
-from tests.harness.customers import demo_person, signed_client
+from tests.harness.customers import demo_person, demo_purchase, signed_client
 from tests.harness.delivery import Worker
 from tests.harness.faults import (
     Gunicorn,
@@ -44,6 +40,19 @@ from tests.harness.processes import wait_for
 from tests.harness.signing import signed_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def short_and_soak(short: tuple[str, dict], soak: tuple[str, dict]):
+    """Parametrizes a fault test with its short run (make test) and its long one
+    (make soak, marked slow): each the name its figures are recorded under and the
+    keyword arguments of the test's run_* function."""
+    return pytest.mark.parametrize(
+        "test, load",
+        [
+            pytest.param(*short, id="short"),
+            pytest.param(*soak, id="soak", marks=pytest.mark.slow),
+        ],
+    )
 
 
 def profile(n: int, tag: str = "f") -> dict:
@@ -155,43 +164,30 @@ def check_outage_lines(lines: list[dict], outcomes) -> None:
     assert any(" is back after " in line["message"] for line in lines)
 
 
-def test_postgres_restart_under_load_short(
-    private_postgres, private_redis, servers, tmp_path
+@short_and_soak(
+    ("postgres restart", {"count": 300, "pause": 0.08, "outages": [("fast", 1.5)]}),
+    (
+        "postgres restart/crash (soak)",
+        {
+            "count": 4000,
+            "pause": 0.05,
+            "outages": [
+                ("fast", 5.0),
+                ("immediate", 5.0),
+                ("fast", 2.0),
+                ("immediate", 8.0),
+            ],
+        },
+    ),
+)
+def test_postgres_restarts_under_load(
+    private_postgres, private_redis, servers, tmp_path, test, load
 ):
     *results, back = run_postgres_restarts(
-        private_postgres,
-        private_redis,
-        servers,
-        tmp_path,
-        count=300,
-        pause=0.08,
-        outages=[("fast", 1.5)],
+        private_postgres, private_redis, servers, tmp_path, **load
     )
     check_postgres_restarts(
-        private_postgres, *results, back, test="postgres restart", outages=1
-    )
-
-
-@pytest.mark.slow
-def test_postgres_restarts_and_crashes_under_load(
-    private_postgres, private_redis, servers, tmp_path
-):
-    outages = [("fast", 5.0), ("immediate", 5.0), ("fast", 2.0), ("immediate", 8.0)]
-    *results, back = run_postgres_restarts(
-        private_postgres,
-        private_redis,
-        servers,
-        tmp_path,
-        count=4000,
-        pause=0.05,
-        outages=outages,
-    )
-    check_postgres_restarts(
-        private_postgres,
-        *results,
-        back,
-        test="postgres restart/crash (soak)",
-        outages=len(outages),
+        private_postgres, *results, back, test=test, outages=len(load["outages"])
     )
 
 
@@ -282,37 +278,17 @@ def check_redis_outage(sandbox, before, outage, after, api, *, test: str):
     assert percentile([o.seconds for o in outage], 0.99) < 2.0, outage
 
 
-def test_redis_stopped_under_load_short(
-    account, sandbox, private_redis, servers, tmp_path
+@short_and_soak(
+    ("redis stopped", {"limit": 3, "during": 40, "threads": 4}),
+    ("redis stopped (soak)", {"limit": 20, "during": 1500, "threads": 8}),
+)
+def test_redis_stopped_under_load(
+    account, sandbox, private_redis, servers, tmp_path, test, load
 ):
     *results, api = run_redis_outage(
-        account,
-        sandbox,
-        private_redis,
-        servers,
-        tmp_path,
-        limit=3,
-        during=40,
-        threads=4,
+        account, sandbox, private_redis, servers, tmp_path, **load
     )
-    check_redis_outage(sandbox, *results, api, test="redis stopped")
-
-
-@pytest.mark.slow
-def test_redis_stopped_under_heavy_load(
-    account, sandbox, private_redis, servers, tmp_path
-):
-    *results, api = run_redis_outage(
-        account,
-        sandbox,
-        private_redis,
-        servers,
-        tmp_path,
-        limit=20,
-        during=1500,
-        threads=8,
-    )
-    check_redis_outage(sandbox, *results, api, test="redis stopped (soak)")
+    check_redis_outage(sandbox, *results, api, test=test)
 
 
 # -- Salesmanago slow --------------------------------------------------------------------
@@ -335,13 +311,7 @@ def staging_account_at(account, url: str) -> SalesmanagoAccount:
         customer=account.customer,
         group_key=account.group_key,
         environment="staging",
-        base_url=url,
-        v3_base_url=url,
-        client_id=DEMO_CLIENT_ID,
-        api_secret=DEMO_API_SECRET,
-        v3_api_key=DEMO_V3_API_KEY,
-        owner_email=DEMO_OWNER,
-        catalog_id=DEMO_CATALOG_ID,
+        **demo_account_fields(url),
     )
 
 
@@ -452,79 +422,38 @@ def check_slow_salesmanago(
     assert received == expected and len(set(contacts)) == expected
 
 
-def test_slow_salesmanago_short(
-    account, sandbox, slow_sandbox, private_redis, servers, tmp_path
+@short_and_soak(
+    ("salesmanago slow", {"timeout": 2, "calls": 3, "count": 60}),
+    ("salesmanago slow, 30 s (soak)", {"timeout": 30, "calls": 2, "count": 300}),
+)
+def test_slow_salesmanago(
+    account, sandbox, slow_sandbox, private_redis, servers, tmp_path, test, load
 ):
     results = run_slow_salesmanago(
-        account,
-        sandbox,
-        slow_sandbox,
-        private_redis,
-        servers,
-        tmp_path,
-        timeout=2,
-        calls=3,
-        count=60,
-    )
-    check_slow_salesmanago(
-        sandbox, slow_sandbox, *results, test="salesmanago slow", timeout=2, calls=3
-    )
-
-
-@pytest.mark.slow
-def test_salesmanago_at_its_30_second_timeout(
-    account, sandbox, slow_sandbox, private_redis, servers, tmp_path
-):
-    results = run_slow_salesmanago(
-        account,
-        sandbox,
-        slow_sandbox,
-        private_redis,
-        servers,
-        tmp_path,
-        timeout=30,
-        calls=2,
-        count=300,
+        account, sandbox, slow_sandbox, private_redis, servers, tmp_path, **load
     )
     check_slow_salesmanago(
         sandbox,
         slow_sandbox,
         *results,
-        test="salesmanago slow, 30 s (soak)",
-        timeout=30,
-        calls=2,
+        test=test,
+        timeout=load["timeout"],
+        calls=load["calls"],
     )
 
 
 # -- Workers killed with SIGKILL ---------------------------------------------------------
 
 
-def purchase(n: int) -> dict:
-    """A purchase event of profile ``n`` (it waits until that contact is sent)."""
-    return {
-        "type": "purchase_ev",
-        "data": {
-            "event_id": f"EV-{n}",
-            "event_type": "Purchase",
-            "event_datetime": "2021-03-18 11:35:24",
-            "customer_id": n,
-            "total_purchase_amount": "12.50",
-        },
-    }
-
-
 def ingest_paced(client, pairs: int, per_batch: int, pause: float) -> None:
     """``pairs`` profiles and their events, in small batches, while workers die."""
     for first in range(1, pairs + 1, per_batch):
         numbers = range(first, min(first + per_batch, pairs + 1))
-        for path, body in (("profiles", profile), ("events", purchase)):
+        # Each purchase waits until its profile's contact is sent.
+        for path, body in (("profiles", demo_person), ("events", demo_purchase)):
             response = client.post(
                 f"/v3/{path}/batch",
-                {
-                    "items": [
-                        body(n, "k") if path == "profiles" else body(n) for n in numbers
-                    ]
-                },
+                {"items": [body(n, "k") for n in numbers]},
                 format="json",
             )
             assert response.status_code == 200 and response.json()["success"]
@@ -683,7 +612,7 @@ def check_worker_kills(
         seed=seed,
     )
     assert emails == {f"k{n}@load.example" for n in range(1, pairs + 1)}  # none lost
-    assert set(events) == {f"EV-{n}" for n in range(1, pairs + 1)}
+    assert set(events) == {f"K-{n}" for n in range(1, pairs + 1)}
     assert moments
     # An event on the wire when its worker died is marked unknown, never resent:
     # no event is processed twice. A contact may be (an upsert: same contact), only
@@ -693,46 +622,17 @@ def check_worker_kills(
     assert twice["contacts"] <= released, (twice, released)
 
 
-def test_worker_killed_during_deliveries_short(
-    account, sandbox, private_redis, tmp_path
+@short_and_soak(
+    ("worker SIGKILL", {"pairs": 50, "kills": 4, "pause": 0.3}),
+    ("worker SIGKILL x1000 (soak)", {"pairs": 500, "kills": 40, "pause": 0.8}),
+)
+def test_workers_killed_at_random_during_deliveries(
+    account, sandbox, private_redis, tmp_path, test, load
 ):
     seed = random.randrange(10**6)
     moments, workers = run_worker_kills(
-        account,
-        sandbox,
-        private_redis,
-        tmp_path,
-        pairs=50,
-        kills=4,
-        pause=0.3,
-        seed=seed,
+        account, sandbox, private_redis, tmp_path, **load, seed=seed
     )
     check_worker_kills(
-        sandbox, account, 50, moments, workers, test="worker SIGKILL", seed=seed
-    )
-
-
-@pytest.mark.slow
-def test_workers_killed_at_random_during_1000_deliveries(
-    account, sandbox, private_redis, tmp_path
-):
-    seed = random.randrange(10**6)
-    moments, workers = run_worker_kills(
-        account,
-        sandbox,
-        private_redis,
-        tmp_path,
-        pairs=500,
-        kills=40,
-        pause=0.8,
-        seed=seed,
-    )
-    check_worker_kills(
-        sandbox,
-        account,
-        500,
-        moments,
-        workers,
-        test="worker SIGKILL x1000 (soak)",
-        seed=seed,
+        sandbox, account, load["pairs"], moments, workers, test=test, seed=seed
     )
