@@ -91,7 +91,7 @@ class Stored:
 
 
 def hard_key_of(request: IngestRequest) -> str:
-    return hard_id_key([request.values[f.cdp] for f in request.type.hard_id_fields])
+    return request.hard_key
 
 
 def profile_link(request: IngestRequest) -> tuple[int | None, str]:

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from mappings.categories import PATH_OF_CATEGORY
-from mappings.spec import CustomerSpec, FieldSpec, TypeSpec
+from mappings.spec import CustomerSpec, FieldSpec, TypeSpec, hard_id_key
 from mappings.types import EMPTY_STRING_ALLOWED, Invalid, article
 
 _SHOWN_VALUE_LENGTH = 80
@@ -27,6 +27,9 @@ class IngestRequest:
     group_key: str
     values: dict[str, Any]
     datatalks_id: uuid.UUID | None
+    # The Hard-ID's canonical text, computed once: a batch's write sorts, dedupes
+    # and matches its items by it several times each.
+    hard_key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,8 @@ def validate_body(
             errors.extend(data_errors)
     if errors:
         return None, errors
-    return IngestRequest(type_spec, group_key, values, datatalks_id), []
+    hard_key = hard_id_key([values[f.cdp] for f in type_spec.hard_id_fields])
+    return IngestRequest(type_spec, group_key, values, datatalks_id, hard_key), []
 
 
 def check_type(name: Any, spec: CustomerSpec, category: str, errors: list[str]):
