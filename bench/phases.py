@@ -6,8 +6,10 @@ phase, every one a new Hard-ID, so the figures are of inserts with their outbox 
 
 import math
 import os
+import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 from bench import pool, queries
@@ -27,6 +29,8 @@ SYNC_DELIVERIES = 10_000  # per category: contacts, then events
 FULL_MACHINE = 0.9
 BARE_ATTEMPTS = 3
 SYNC_WORKER_PROCESSES = 2
+# Frames of the sender and of its calling threads: the worker's samples that count.
+_SENDING = ("account_deliver", "(concurrent/futures/thread.py)")
 
 
 class PhaseError(RuntimeError):
@@ -34,10 +38,13 @@ class PhaseError(RuntimeError):
 
 
 class Phases:
-    def __init__(self, env, *, duration: float, quick: bool):
+    def __init__(
+        self, env, *, duration: float, quick: bool, sync_count: int | None = None
+    ):
         self.env = env
         self.duration = duration
         self.quick = quick
+        self.sync_count = sync_count
         self.url = ""
         self.single_rps_guess = 1500.0
         self.workers = 2
@@ -268,12 +275,13 @@ class Phases:
 
     # -- Salesmanago sync ----------------------------------------------------------------
 
-    def sync(self) -> dict:
+    def sync(self, *, profile: bool = False) -> dict:
         """Deliveries/s to the sandbox through Celery, as production sends them: two
-        worker processes, one sender per account at a time (the advisory lock)."""
+        worker processes, one sender per account at a time (the advisory lock).
+        ``profile``: py-spy samples the worker's CPU meanwhile."""
         from integrations.models import Delivery, DeliveryStatus, SalesmanagoAccount
 
-        count = 1000 if self.quick else SYNC_DELIVERIES
+        count = self.sync_count or (1000 if self.quick else SYNC_DELIVERIES)
         print(
             f"measuring: Salesmanago sync of {count:,} contacts + {count:,} events",
             flush=True,
@@ -306,57 +314,114 @@ class Phases:
         sent = Delivery.objects.filter(
             status=DeliveryStatus.SENT, data_point__hard_id__in=keys
         )
-        return self._deliver(account.pk, count, sent)
+        return self._deliver(account.pk, count, sent, profile=profile)
 
-    def _deliver(self, account_id: int, count: int, sent_rows) -> dict:
+    def _deliver(self, account_id: int, count: int, sent_rows, *, profile) -> dict:
         from datatalks.celery import app
         from integrations.tasks import account_deliver_task
 
         app.control.purge()  # the wake-ups the ingest phases published
         worker = self.env.start_worker(concurrency=SYNC_WORKER_PROCESSES)
-        window = CpuWindow(
-            {
-                "worker": lambda: descendants(worker.pid),
-                "sandbox": lambda: [self.env.sandbox.pid],
-                "postgres": self.env.postgres_pids,
-            }
-        ).start()
+        groups = {
+            "worker": lambda: descendants(worker.pid),
+            "sandbox": lambda: [self.env.sandbox.pid],
+            "postgres": self.env.postgres_pids,
+        }
+        spy = self._spy(worker.pid) if profile else None
+        window = CpuWindow(groups).start()
         started = time.monotonic()
         # One wake per worker process: the lock lets one of them send at a time.
         for _ in range(SYNC_WORKER_PROCESSES):
             account_deliver_task.delay(account_id)
-        sent, contacts_done_at = self._wait_sent(sent_rows, count)
+        sent, contacts = self._wait_sent(sent_rows, count, groups)
         ended = time.monotonic()
         cpu = window.stop()
+        events_cpu = contacts["window"].stop() if contacts else cpu
         self.env.children.stop(worker)
         if sent != 2 * count:
             raise PhaseError(f"{sent} deliveries sent of {2 * count} within 300 s")
-        contacts_done_at = contacts_done_at or ended
+        contacts_done_at = contacts["at"] if contacts else ended
         parts = {
-            "contacts": _rate(count, contacts_done_at - started),
-            "events": _rate(count, ended - contacts_done_at),
-            "total": _rate(2 * count, ended - started),
+            "contacts": _rate(count, contacts_done_at - started, contacts.get("cpu")),
+            "events": _rate(count, ended - contacts_done_at, events_cpu),
+            "total": _rate(2 * count, ended - started, cpu),
         }
         method = (
             f"a Celery worker of {SYNC_WORKER_PROCESSES} processes, woken once per "
             "process; one sender per account (advisory lock); sandbox in another process"
         )
-        return {"method": method, "parts": parts, "cpu_cores": cpu}
+        result = {"method": method, "parts": parts, "cpu_cores": cpu}
+        if spy is not None:
+            result["profile"] = self._spied(spy)
+        return result
 
-    def _wait_sent(self, sent_rows, count: int):
-        """Polls until every delivery is sent; when the contacts were all sent."""
+    def _wait_sent(self, sent_rows, count: int, groups: dict):
+        """Polls until every delivery is sent; returns how many were, and when the
+        contacts were all sent with the CPU used until then and a window from then."""
         from mappings.models import Category
 
         deadline = time.monotonic() + 300
-        contacts_done_at, sent = None, 0
+        contacts, sent = {}, 0
+        window = CpuWindow(groups).start()
         while time.monotonic() < deadline and sent < 2 * count:
             time.sleep(0.05)
-            if contacts_done_at is None:
-                contacts = sent_rows.filter(category=Category.PROFILE).count()
-                if contacts >= count:
-                    contacts_done_at = time.monotonic()
+            if not contacts:
+                done = sent_rows.filter(category=Category.PROFILE).count()
+                if done >= count:
+                    contacts = {
+                        "at": time.monotonic(),
+                        "cpu": window.stop(),
+                        "window": CpuWindow(groups).start(),
+                    }
             sent = sent_rows.count()
-        return sent, contacts_done_at
+        return sent, contacts
+
+    def _spy(self, pid: int):
+        """py-spy on the worker's processes, CPU samples only (--gil), until stopped."""
+        raw = self.env.work / "sync-profile.txt"
+        return self.env.children.start(
+            [
+                str(self.env.bin / "py-spy"),
+                "record",
+                "--pid",
+                str(pid),
+                "--subprocesses",
+                "--nolineno",
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--gil",
+            ],
+            log=self.env.work / "py-spy-sync.log",
+        )
+
+    def _spied(self, spy) -> list:
+        """The frames with the largest inclusive share of the sender's samples."""
+        spy.send_signal(signal.SIGINT)  # py-spy writes its samples on Ctrl-C
+        try:
+            spy.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise PhaseError("py-spy did not finish") from None
+        self.env.children.stop(spy)
+        raw = self.env.work / "sync-profile.txt"
+        stacks = parse_raw(raw.read_text() if raw.exists() else "")
+        # The sender's thread and the threads it calls Salesmanago from.
+        sending = {
+            s: n for s, n in stacks.items() if any(m in f for f in s for m in _SENDING)
+        }
+        total = sum(sending.values()) or 1
+        shares = Counter()
+        for frames, samples in sending.items():
+            for frame in set(frames):
+                shares[frame] += samples
+        return [
+            (frame, n / total)
+            for frame, n in shares.most_common(120)
+            if n < 0.999 * total  # the frames every sample has say nothing
+        ][:60]
 
     # -- SQL queries -------------------------------------------------------------------
 
@@ -425,12 +490,17 @@ def _data_points() -> int:
     return DataPoint.objects.count()
 
 
-def _rate(count: int, seconds: float) -> dict:
-    return {
-        "deliveries": count,
-        "seconds": round(seconds, 3),
-        "deliveries_per_s": round(count / seconds, 1) if seconds > 0 else None,
-    }
+def _rate(count: int, seconds: float, cpu: dict | None = None) -> dict:
+    """A part's rate, and with the cores it used, its CPU per delivery by group."""
+    rate = round(count / seconds, 1) if seconds > 0 else None
+    part = {"deliveries": count, "seconds": round(seconds, 3), "deliveries_per_s": rate}
+    if cpu and rate:
+        part["cpu_cores"] = cpu
+        part["cpu_ms_per_delivery"] = {
+            name: round(cpu[name] * 1000 / rate, 3)
+            for name in ("worker", "sandbox", "postgres", "machine")
+        }
+    return part
 
 
 def _phase_result(

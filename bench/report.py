@@ -56,7 +56,7 @@ def table(results: dict) -> str:
     """The human-readable report: every phase's figures, then the budgets."""
     lines = [_header(results), ""]
     lines += _phase_table(results["phases"])
-    lines += ["", *_sync_lines(results.get("sync"))]
+    lines += ["", *sync_lines(results.get("sync"))]
     lines += ["", *_query_lines(results.get("queries"))]
     lines += ["", *metrics_lines(results.get("metrics"))]
     lines += ["", *_profile_lines(results.get("profile"))]
@@ -134,7 +134,8 @@ def _cpu_lines(figures: dict) -> list[str]:
     ]
 
 
-def _sync_lines(sync: dict | None) -> list[str]:
+def sync_lines(sync: dict | None) -> list[str]:
+    """The Salesmanago sync phase: rates, cores used, and CPU per delivery."""
     if not sync:
         return ["Salesmanago sync: not run"]
     lines = [f"Salesmanago sync ({sync['method']}):"]
@@ -143,11 +144,21 @@ def _sync_lines(sync: dict | None) -> list[str]:
             f"  {name:<10} {part['deliveries']:>7,} sent in {part['seconds']:>6.2f} s"
             f" = {part['deliveries_per_s']:>8,.0f} deliveries/s"
         )
+        if part.get("cpu_ms_per_delivery"):
+            ms = part["cpu_ms_per_delivery"]
+            lines.append(
+                "             CPU per delivery: "
+                + ", ".join(f"{k} {v:.3f} ms" for k, v in ms.items())
+            )
     cpu = sync["cpu_cores"]
     lines.append(
         f"  cores: worker {cpu['worker']:.2f}, sandbox {cpu['sandbox']:.2f}, "
-        f"postgres {cpu['postgres']:.2f}, other {cpu['everything_else']:.2f}"
+        f"postgres {cpu['postgres']:.2f}, other {cpu['everything_else']:.2f}, "
+        f"machine {cpu['machine']:.2f}"
     )
+    if sync.get("profile"):
+        lines.append("  worker py-spy (share of the sender's samples, top frames):")
+        lines += [f"    {share:6.1%} {name}" for name, share in sync["profile"]]
     return lines
 
 

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 from bench import files, phases, pool  # noqa: E402 (needs ROOT on sys.path)
 from bench.env import BenchEnv, missing_tools  # noqa: E402
 from bench.metrics_cost import metrics_cost  # noqa: E402
-from bench.report import budget_checks, table, write_json  # noqa: E402
+from bench.report import budget_checks, sync_lines, table, write_json  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
 
@@ -51,6 +51,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only-files", action="store_true", help="run the files phase alone"
+    )
+    parser.add_argument(
+        "--only-sync", action="store_true", help="run the Salesmanago sync phase alone"
+    )
+    parser.add_argument(
+        "--sync-count",
+        type=int,
+        help="contacts (and as many events) of the sync phase (default 10,000; "
+        "1,000 with --quick)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(argv)
@@ -78,8 +87,11 @@ def main(argv=None) -> int:
     finally:
         env.cleanup()
     if args.only_files:
-        write_json(_merged(args.output, results), args.output)
+        write_json(_merged(args.output, results, "files_only"), args.output)
         print("\n".join(files.file_lines(results["files"], None)))
+    elif args.only_sync:
+        write_json(_merged(args.output, results, "sync_only"), args.output)
+        print("\n".join(sync_lines(results["sync"])))
     else:
         write_json(results, args.output)
         print(table(results))
@@ -87,13 +99,13 @@ def main(argv=None) -> int:
     return 0
 
 
-def _merged(path: Path, files_only: dict) -> dict:
-    """The last full run's results with this files-only run beside them."""
+def _merged(path: Path, partial: dict, key: str) -> dict:
+    """The last full run's results with this one-phase run beside them, as ``key``."""
     try:
         results = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         results = {}
-    results["files_only"] = files_only
+    results[key] = partial
     return results
 
 
@@ -107,7 +119,11 @@ def run(env: BenchEnv, args) -> dict:
     env.prepare()
     if args.only_files:
         return _files_only(env, args, started, load_before)
-    bench = phases.Phases(env, duration=args.duration, quick=args.quick)
+    if args.only_sync:
+        return _sync_only(env, args, started, load_before)
+    bench = phases.Phases(
+        env, duration=args.duration, quick=args.quick, sync_count=args.sync_count
+    )
     server = bench.choose_server(args.server)
     results_phases = bench.load_phases()
     profile = None if args.no_profile else bench.profile()
@@ -166,6 +182,26 @@ def _files_only(env: BenchEnv, args, started: float, load_before) -> dict:
         "note": args.note,
         "machine": {"cores": os.cpu_count(), "load_before": load_before},
         "files": _files(env, args, url),
+        "run_seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def _sync_only(env: BenchEnv, args, started: float, load_before) -> dict:
+    """`--only-sync`: the Salesmanago sync phase alone (its data ingested by gunicorn
+    sync:3), in results.json under "sync_only"; with py-spy on the worker unless
+    --no-profile."""
+    bench = phases.Phases(
+        env, duration=args.duration, quick=args.quick, sync_count=args.sync_count
+    )
+    bench.choose_server("sync:3")
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": env.git("rev-parse", "HEAD"),
+        "git_dirty": bool(env.git("status", "--porcelain", "--untracked-files=no")),
+        "note": args.note,
+        "machine": {"cores": os.cpu_count(), "load_before": load_before},
+        "sync": bench.sync(profile=not args.no_profile),
+        "load_after": [round(x, 2) for x in os.getloadavg()],
         "run_seconds": round(time.monotonic() - started, 1),
     }
 
