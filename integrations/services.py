@@ -4,7 +4,6 @@ sent in batches, and recorded. Nothing accepted is dropped: a delivery ends sent
 revision of the same data point went instead)."""
 
 import logging
-import random
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,13 +15,12 @@ from functools import partial
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from mappings.models import Category, Customer
 
-from .event_sends import EventCall, Gate, event_ids, event_ids_save, event_send
-from .metrics import deliveries_observe
+from .event_sends import EventCall, Gate, event_ids, event_send
 from .models import (
     Delivery,
     DeliveryKind,
@@ -31,6 +29,7 @@ from .models import (
     SalesmanagoAccount,
     SalesmanagoEvent,
 )
+from .outcomes import EXCERPT, failed, merged, record, retried
 from .routing import routes_for
 from .salesmanago.client import (
     Credentials,
@@ -59,7 +58,6 @@ BATCH_SIZE = {
 }
 SEND_ORDER = [Category.PROFILE, Category.EVENT, Category.INVENTORY]
 WAIT_FOR_CONTACT = timedelta(seconds=10)
-EXCERPT = 4000
 
 
 _DELIVERY = Delivery._meta.db_table
@@ -215,7 +213,8 @@ def account_deliver(*, account_id: int, limit: int = 1000) -> int:
             return 0
         client = SalesmanagoClient(
             _credentials(account),
-            connections=max(10, settings.SALESMANAGO_EVENT_CALLS_AT_ONCE),
+            # Two waves of event calls may be on the wire at once (_send_events).
+            connections=max(10, 2 * settings.SALESMANAGO_EVENT_CALLS_AT_ONCE),
         )
         # Erasures first: an upsert claimed with one is of a later data point (the
         # same person sent again), and must not be deleted by it.
@@ -353,20 +352,24 @@ def _ready_events(account, events: list[Delivery]) -> list[Delivery]:
     return ready
 
 
+GAVE_UP_WAITING = "Gave up waiting for the contact (the linked profile)."
+WAITING = "Waiting for the contact (the linked profile) to be delivered first."
+
+
 def _wait(events: list[Delivery]) -> None:
     max_age = timedelta(seconds=settings.DELIVERY_MAX_AGE_SECONDS)
     now = timezone.now()
-    expired = [e for e in events if now - e.created_at > max_age]
-    _record(
-        expired,
-        status=DeliveryStatus.DEAD,
-        last_error="Gave up waiting for the contact (the linked profile).",
-    )
-    _record(
-        [e for e in events if e not in expired],
+    expired = {e.pk for e in events if now - e.created_at > max_age}
+    record(
+        events,
+        per_item={
+            "status": dict.fromkeys(expired, DeliveryStatus.DEAD),
+            "last_error": dict.fromkeys(expired, GAVE_UP_WAITING),
+        },
+        attempt=False,
         status=DeliveryStatus.PENDING,
         next_attempt_at=now + WAIT_FOR_CONTACT,
-        last_error="Waiting for the contact (the linked profile) to be delivered first.",
+        last_error=WAITING,
     )
 
 
@@ -438,11 +441,10 @@ def _erase_contacts(client, erases: list[Delivery]) -> None:
         except SalesmanagoError as exc:
             _record_call_failure([delivery], exc)
             continue
-        _record(
+        record(
             [delivery],
             status=DeliveryStatus.SENT,
             sent_at=timezone.now(),
-            attempts=F("attempts") + 1,
             last_error=note,
             contact_email=None,
             **_excerpts(exchange),
@@ -453,14 +455,16 @@ def _send_events(client, account, items: list[dict], sendable: list[Delivery]):
     """Events one call each, in waves of SALESMANAGO_EVENT_CALLS_AT_ONCE calls at
     once: an event Salesmanago already has (its eventId is kept) is updated, any
     other is added and its eventId kept. A wave is marked on the wire once all its
-    requests are ready (see Gate), and recorded when all are answered."""
+    requests are ready (see Gate), and recorded when all are answered, while the next
+    wave's calls are on the wire: at most two waves are in flight."""
     if not sendable:
         return
     ids = event_ids(
         account_id=account.pk, data_point_ids=[d.data_point_id for d in sendable]
     )
     at_once = settings.SALESMANAGO_EVENT_CALLS_AT_ONCE
-    with ThreadPoolExecutor(max_workers=at_once) as pool:
+    answered = None  # the wave on the wire before this one: (deliveries, calls)
+    with ThreadPoolExecutor(max_workers=2 * at_once) as pool:
         for start in range(0, len(sendable), at_once):
             wave = sendable[start : start + at_once]
             wave_items = items[start : start + at_once]
@@ -471,9 +475,15 @@ def _send_events(client, account, items: list[dict], sendable: list[Delivery]):
                 )
                 for d, item in zip(wave, wave_items, strict=True)
             }
-            ours = gate.open(partial(_marked_ours, wave_items, wave))
+            try:
+                ours = gate.open(partial(_marked_ours, wave_items, wave))
+            finally:
+                if answered is not None:  # recorded even if this wave's mark failed
+                    _record_event_calls(account, *answered)
             wave = [d for d in wave if d.pk in ours]
-            _record_event_calls(account, wave, [calls[d.pk].result() for d in wave])
+            answered = (wave, [calls[d.pk] for d in wave])
+        if answered is not None:
+            _record_event_calls(account, *answered)
 
 
 def _marked_ours(items: list[dict], wave: list[Delivery]) -> list:
@@ -482,19 +492,10 @@ def _marked_ours(items: list[dict], wave: list[Delivery]) -> list:
     return [d.pk for d in _still_ours(items, wave)[1]]
 
 
-@transaction.atomic
-def _record_event_calls(account, deliveries: list[Delivery], calls: list[EventCall]):
-    """Records each event call's outcome and keeps the eventIds answered; the ids are
-    kept even if another sender took the rows over, since they are Salesmanago's."""
-    pairs = list(zip(deliveries, calls, strict=True))
-    event_ids_save(
-        account_id=account.pk,
-        sent=[
-            (d.data_point_id, d.revision, c.result.remote_id)
-            for d, c in pairs
-            if c.result.ok and c.result.remote_id
-        ],
-    )
+def _record_event_calls(account, deliveries: list[Delivery], calls: list):
+    """Waits for a wave's calls, then records each one's outcome and keeps the
+    eventIds answered, in one statement."""
+    pairs = [(d, call.result()) for d, call in zip(deliveries, calls, strict=True)]
     excerpts = {
         "request_excerpt": {
             d.pk: c.exchange.request[:EXCERPT] if c.exchange else "" for d, c in pairs
@@ -504,26 +505,27 @@ def _record_event_calls(account, deliveries: list[Delivery], calls: list[EventCa
         },
     }
     sent = [(d, c.result) for d, c in pairs if c.result.ok]
-    _record(
-        [d for d, _ in sent],
-        per_item={
-            "remote_id": {d.pk: (r.remote_id or "")[:100] for d, r in sent},
-            **excerpts,
-        },
-        status=DeliveryStatus.SENT,
-        sent_at=timezone.now(),
-        last_error="",
-        attempts=F("attempts") + 1,
-    )
     refused = {d.pk: c.result.message for d, c in pairs if _refused(c)}
-    _fail([d for d in deliveries if d.pk in refused], refused, per_item=excerpts)
     again = {d.pk: c.result.message for d, c in pairs if _again(c)}
     retry_after = max((c.retry_after or 0 for d, c in pairs if _again(c)), default=0)
-    _retry(
-        [d for d in deliveries if d.pk in again],
-        again,
-        retry_after or None,
-        per_item=excerpts,
+    now = timezone.now()
+    per_item = merged(
+        excerpts,
+        {
+            "status": {d.pk: DeliveryStatus.SENT for d, _ in sent},
+            "sent_at": {d.pk: now for d, _ in sent},
+            "last_error": {d.pk: "" for d, _ in sent},
+            "remote_id": {d.pk: (r.remote_id or "")[:100] for d, r in sent},
+        },
+        failed(refused),
+        retried([d for d in deliveries if d.pk in again], again, retry_after or None),
+    )
+    record(
+        deliveries,
+        per_item=per_item,
+        event_ids=[
+            (d.data_point_id, d.revision, r.remote_id) for d, r in sent if r.remote_id
+        ],
     )
 
 
@@ -586,11 +588,10 @@ def _skip_confirmed(modified: dict, items: list[dict], sendable: list[Delivery])
         if d.pk in doubtful
         and modified.get(i["contact"]["email"].lower(), -1) >= doubtful[d.pk]
     ]
-    _record(
+    record(
         confirmed,
         status=DeliveryStatus.SENT,
         sent_at=timezone.now(),
-        attempts=F("attempts") + 1,
         last_error="Confirmed in Salesmanago after its worker stopped during the call.",
     )
     kept = [(i, d) for i, d in zip(items, sendable, strict=True) if d not in confirmed]
@@ -679,29 +680,27 @@ def _excerpts(exchange: Exchange | None) -> dict:
     }
 
 
-@transaction.atomic
 def _record_results(deliveries: list[Delivery], sent: Sent):
-    """Records a call's outcome for every item at once: a worker that dies now leaves
-    all of them in flight or none."""
-    excerpts = _excerpts(sent.exchange)
+    """Records a call's outcome for every item at once (one statement): a worker that
+    dies now leaves all of them in flight or none."""
     pairs = list(zip(deliveries, sent.results, strict=True))
-    sent = [(d, r) for d, r in pairs if r.ok]
-    _record(
-        [d for d, _ in sent],
-        per_item={"remote_id": {d.pk: (r.remote_id or "")[:100] for d, r in sent}},
-        status=DeliveryStatus.SENT,
-        sent_at=timezone.now(),
-        last_error="",
-        attempts=F("attempts") + 1,
-        **excerpts,
-    )
+    ok = [(d, r) for d, r in pairs if r.ok]
     refused = {d.pk: r.message for d, r in pairs if not r.ok and r.permanent}
-    _fail([d for d in deliveries if d.pk in refused], refused, **excerpts)
     again = {d.pk: r.message for d, r in pairs if not r.ok and not r.permanent}
-    _retry([d for d in deliveries if d.pk in again], again, None, **excerpts)
+    now = timezone.now()
+    per_item = merged(
+        {
+            "status": {d.pk: DeliveryStatus.SENT for d, _ in ok},
+            "sent_at": {d.pk: now for d, _ in ok},
+            "last_error": {d.pk: "" for d, _ in ok},
+            "remote_id": {d.pk: (r.remote_id or "")[:100] for d, r in ok},
+        },
+        failed(refused),
+        retried([d for d in deliveries if d.pk in again], again, None),
+    )
+    record(deliveries, per_item=per_item, **_excerpts(sent.exchange))
 
 
-@transaction.atomic
 def _record_call_failure(deliveries, exc: SalesmanagoError) -> None:
     logger.warning(
         "salesmanago call failed (%s): %s",
@@ -718,16 +717,7 @@ def _record_call_failure(deliveries, exc: SalesmanagoError) -> None:
 def _fail(
     deliveries: list[Delivery], messages: dict, per_item: dict | None = None, **fields
 ) -> None:
-    _record(
-        deliveries,
-        per_item={
-            **(per_item or {}),
-            "last_error": {pk: m[:EXCERPT] for pk, m in messages.items()},
-        },
-        status=DeliveryStatus.FAILED,
-        attempts=F("attempts") + 1,
-        **fields,
-    )
+    record(deliveries, per_item=merged(per_item or {}, failed(messages)), **fields)
 
 
 def _retry(
@@ -737,66 +727,8 @@ def _retry(
     per_item: dict | None = None,
     **fields,
 ) -> None:
-    now = timezone.now()
-    max_age = timedelta(seconds=settings.DELIVERY_MAX_AGE_SECONDS)
-    too_old = {d.pk for d in deliveries if now - d.created_at > max_age}
-    attempts = max((d.attempts for d in deliveries), default=0) + 1
-    errors = {
-        **(per_item or {}),
-        "last_error": {pk: m[:EXCERPT] for pk, m in messages.items()},
-    }
-    _record(
-        [d for d in deliveries if d.pk in too_old],
-        per_item=errors,
-        status=DeliveryStatus.DEAD,
-        attempts=F("attempts") + 1,
-        **fields,
-    )
-    _record(
-        [d for d in deliveries if d.pk not in too_old],
-        per_item=errors,
-        status=DeliveryStatus.PENDING,
-        attempts=F("attempts") + 1,
-        next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts, retry_after)),
-        **fields,
-    )
-
-
-def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter, capped; never sooner than Retry-After."""
-    base = settings.DELIVERY_BACKOFF_BASE_SECONDS
-    cap = settings.DELIVERY_BACKOFF_CAP_SECONDS
-    delay = random.uniform(base, min(cap, base * 2 ** (attempts - 1)) * 1.5)
-    return max(delay, retry_after or 0)
-
-
-def _record(
-    deliveries: list[Delivery], *, per_item: dict | None = None, **fields
-) -> None:
-    """One conditional UPDATE for these deliveries; ``per_item`` values differ by row.
-
-    Only the claim holder records: a row reclaimed after its worker stalled is not
-    overwritten by the stalled worker.
-    """
-    if not deliveries:
-        return
-    for name, values in (per_item or {}).items():
-        fields[name] = Case(
-            *(When(pk=pk, then=Value(value)) for pk, value in values.items()),
-            default=F(name),
-            output_field=Delivery._meta.get_field(name),
-        )
-    count = Delivery.objects.filter(
-        pk__in=[d.pk for d in deliveries],
-        claim=deliveries[0].claim,
-        status=DeliveryStatus.SENDING,
-    ).update(claim=None, call_started_at=None, **fields)
-    deliveries_observe(
-        account_id=deliveries[0].account_id,
-        status=fields["status"],
-        deliveries=deliveries,
-        count=count,
-    )
+    again = retried(deliveries, messages, retry_after)
+    record(deliveries, per_item=merged(per_item or {}, again), **fields)
 
 
 IN_DOUBT = (

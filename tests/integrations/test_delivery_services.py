@@ -10,7 +10,8 @@ from ingestion import examples
 from ingestion.services import datapoint_ingest
 from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery
-from integrations.services import account_deliver, backoff_seconds
+from integrations.outcomes import backoff_seconds
+from integrations.services import account_deliver
 from mappings.demo import demo_load
 from tests.harness.customers import caller_for
 from tests.harness.threads import in_threads
