@@ -1,8 +1,12 @@
-"""Per-key rate limiting in Redis: 429 in the envelope with Retry-After; fails open."""
+"""Per-key rate limiting, counted per process and added up in Redis: 429 in the
+envelope with Retry-After; other processes' counts are learned at the next report
+(``throttling.counts_report``, which a thread runs every 0.1 s); fails open."""
 
 import logging
+import time
 
 import pytest
+import redis
 
 from ingestion import examples, throttling
 from tests.harness.customers import signed_client
@@ -66,10 +70,33 @@ def test_default_limit_applies_without_a_customer_limit(demo, settings):
     assert codes == [200, 200, 429]
 
 
+def test_a_key_over_its_limit_in_other_processes_is_refused_after_a_report(
+    limited, settings
+):
+    client = client_with_key(limited)
+    assert (
+        client.post("/v2/profiles", examples.PROFILE, format="json").status_code == 200
+    )
+    # other processes admitted three of this key's requests in this window
+    window = int(time.time() // throttling.WINDOW_SECONDS)
+    key = f"datatalks:rate:{client.key}:{window}"
+    redis.Redis.from_url(settings.REDIS_URL).incrby(key, 3)
+    assert client.post("/v2/profiles", examples.PROFILE, format="json").status_code in (
+        200,  # this process did not know yet (a report may have come between)
+        429,
+    )
+    throttling.counts_report()
+    response = client.post("/v2/profiles", examples.PROFILE, format="json")
+    assert response.status_code == 429
+    assert int(redis.Redis.from_url(settings.REDIS_URL).get(key)) >= 4
+
+
 def test_fails_open_with_a_warning_when_redis_is_away(limited, settings, caplog):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     client = client_with_key(limited)
     with caplog.at_level(logging.WARNING, logger="ingestion.throttling"):
+        settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+        client.post("/v2/profiles", examples.PROFILE, format="json")
+        throttling.counts_report()  # the report finds Redis away
         codes = [
             client.post("/v2/profiles", examples.PROFILE, format="json").status_code
             for _ in range(5)
