@@ -27,11 +27,15 @@ is one round trip (autocommit: its own transaction) and a batch a fixed number:
     events that arrived before a new profile are linked to it.
 ``outbox`` (types with a Salesmanago route)
     one delivery per changed revision and account (``integrations.services``).
-``logged`` (a single request)
-    the request-log row, with the Datatalks ID and ``changed``.
+``logged`` (single requests)
+    a request-log row per request, with its Datatalks ID and ``changed``.
 
 The main query returns (n, id, revision, changed) per item and the accounts to wake.
 A rejected request writes only its log row (``ingestion.request_log``).
+
+Group commit: the single ingests a process's threads bring at once (gthread) are
+written by one such statement, each with its own log row and answer
+(``ingestion.grouping``): PostgreSQL then parses, plans and commits once per group.
 
 One case takes a second statement: two identical first arrivals of a Hard-ID at the same
 moment. The later one's upsert waits for the first, finds nothing to change and returns
@@ -50,6 +54,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.adapt import Transformer
@@ -64,6 +69,7 @@ from integrations.tasks import wake_accounts
 from mappings.spec import CustomerSpec
 
 from .caller import ApiCaller
+from .grouping import GroupCommit
 from .models import DataPoint, IdentityCollision, RequestLog, SecondaryIdentifier
 from .request_log import LogEntry, accepted_row
 from .storage import (
@@ -152,9 +158,9 @@ _SECONDARY_IDS = (
     "ON CONFLICT (customer_id, environment, kind, value) DO NOTHING), "
     f"collided AS (INSERT INTO {_COLLISION} (customer_id, environment, kind, value, "
     "owner_id, claimant_id, request_id, created_at) SELECT %(customer_id)s, "
-    "%(environment)s, kind, value, owner, data_point_id, %(request_id)s::uuid, "
-    "%(now)s::timestamptz "
-    "FROM (SELECT kind, value, data_point_id, coalesce(owner, first_value(data_point_id) "
+    "%(environment)s, kind, value, owner, data_point_id, "
+    "(%(request_id)s::uuid[])[n], %(now)s::timestamptz "
+    "FROM (SELECT n, kind, value, data_point_id, coalesce(owner, first_value(data_point_id) "
     "OVER (PARTITION BY kind, value ORDER BY n)) AS owner FROM claim) AS o "
     "WHERE owner <> data_point_id ON CONFLICT DO NOTHING RETURNING 1)"
 )
@@ -178,8 +184,8 @@ _OUTBOX = (
     )
     + ")"
 )
-# The log row's columns known before the write, with their types (a parameter in a
-# SELECT list needs one).
+# The log rows' columns known before the write, with their types: one array each,
+# an element per request (a group of single ingests is several).
 _LOG_COLUMNS = {
     "request_id": "uuid",
     "customer_id": "bigint",
@@ -196,10 +202,20 @@ _LOG_COLUMNS = {
 }
 _LOGGED = (
     f"logged AS (INSERT INTO {_LOG} ({', '.join(_LOG_COLUMNS)}, datatalks_id, changed) "
-    "SELECT "
-    + ", ".join(f"%(log_{c})s::{t}" for c, t in _LOG_COLUMNS.items())
-    + ", r.id, r.changed FROM result r)"
+    f"SELECT {', '.join(f'l.{c}' for c in _LOG_COLUMNS)}, r.id, r.changed FROM unnest("
+    + ", ".join(f"%(log_{c})s::{t}[]" for c, t in _LOG_COLUMNS.items())
+    + f") WITH ORDINALITY AS l({', '.join(_LOG_COLUMNS)}, n) JOIN result r ON r.n = l.n)"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Single:
+    """A single ingest with what its log row needs (a group writes several)."""
+
+    caller: ApiCaller
+    request: IngestRequest
+    entry: LogEntry
+    judgement: Judgement
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,23 +238,70 @@ def datapoints_write(
     with their secondary ids, event links and outbox rows; wakes delivery on commit.
 
     With ``log`` (a single request) the request-log row is written in the same
-    statement on PostgreSQL; ``Written.logged`` says whether it was.
+    statement on PostgreSQL, together with the single requests of this process's
+    other threads that arrive meanwhile (``_single_write``); ``Written.logged`` says
+    whether it was.
     """
     if connection.vendor != "postgresql":
         with transaction.atomic():
             return Written(_write_stepwise(caller, spec, requests), logged=False)
+    if log:
+        [request] = requests
+        stored = _single_write(spec, Single(caller, request, *log))
+        return Written([stored], logged=True)
+    by_key = _write(caller, spec, requests, logs=None)
+    return Written([by_key[_key(r)] for r in requests], logged=False)
+
+
+_groups = GroupCommit(limit=100)
+
+
+def _single_write(spec: CustomerSpec, single: Single) -> Stored:
+    """Group commit: the single ingests of one customer, environment and
+    configuration revision that this process's threads bring while one is being
+    written are written by the next statement together (``ingestion.grouping``).
+
+    A request inside a transaction (a dry run, a test's) is written alone, in it.
+    """
+    if connection.in_atomic_block or not settings.DATATALKS_GROUP_COMMIT:
+        return singles_write(spec=spec, singles=[single])[0]
+    customer = single.caller.customer
+    scope = (customer.pk, single.caller.environment, spec.revision)
+    return _groups.submit(
+        scope=scope,
+        key=_key(single.request),
+        item=single,
+        write=lambda singles: singles_write(spec=spec, singles=singles),
+        wait=settings.DATATALKS_GROUP_COMMIT_WAIT_MS / 1000,
+    )
+
+
+def singles_write(*, spec: CustomerSpec, singles: list[Single]) -> list[Stored]:
+    """Single ingests of one customer and environment, of distinct Hard-IDs, each
+    with its request-log row: one statement (a statement changes a row once)."""
+    ordered = sorted(singles, key=lambda s: _key(s.request))
+    if len({_key(s.request) for s in singles}) < len(singles):
+        raise ValueError("two requests for one Hard-ID in one statement")
+    requests = [s.request for s in ordered]
+    by_key = _write(ordered[0].caller, spec, requests, logs=ordered)
+    return [by_key[_key(s.request)] for s in singles]
+
+
+def _write(caller, spec, requests, logs) -> dict[tuple[int, str], Stored]:
+    """The one statement; with ``logs`` (distinct Hard-IDs, in ``_key`` order), a
+    request-log row for each."""
     latest = {_key(r): r for r in requests}
     unique = sorted(latest.values(), key=_key)  # one lock order for every writer
-    params, parts = _statement(caller, spec, unique, log)
+    params, parts = _statement(caller, spec, unique, logs)
     rows = _execute(_sql(parts), params)
-    by_key = _stored(caller, spec, unique, rows, log)
+    by_key = _stored(caller, spec, unique, rows, logs)
     accounts = rows[0][4] if rows and rows[0][4] else []
     if rows and rows[0][5]:
         logger.warning("%d secondary id collisions recorded", rows[0][5])
     if accounts:
         woken = sorted(set(accounts))
         transaction.on_commit(lambda: wake_accounts(woken))
-    return Written([by_key[_key(r)] for r in requests], logged=log is not None)
+    return by_key
 
 
 def _key(request: IngestRequest) -> tuple[int, str]:
@@ -293,14 +356,14 @@ def _template(sql: str) -> tuple[bytes, tuple[str, ...]]:
     return _PLACEHOLDER.sub("%s", sql).encode(), tuple(_PLACEHOLDER.findall(sql))
 
 
-def _statement(caller, spec, requests, log) -> tuple[dict[str, Any], list[str]]:
+def _statement(caller, spec, requests, logs) -> tuple[dict[str, Any], list[str]]:
     """The parameters (whole columns as arrays) and the CTEs this write needs."""
     now = timezone.now()
     params: dict[str, Any] = {
         "customer_id": caller.customer.pk,
         "environment": caller.environment,
         "now": now,
-        "request_id": log[0].request_id if log else None,
+        "request_id": [s.entry.request_id for s in logs] if logs else [],
         "id": [uuid.uuid4() for _ in requests],
         "type_id": [r.type.id for r in requests],
         "group_key_id": [spec.group_keys[r.group_key] for r in requests],
@@ -320,10 +383,12 @@ def _statement(caller, spec, requests, log) -> tuple[dict[str, Any], list[str]]:
         parts.append(_LINKED)
     if _routes(caller, requests, params):
         parts += [_ROUTES, _OUTBOX]
-    if log:
-        entry, judgement = log
-        row = accepted_row(entry=entry, caller=caller, judgement=judgement, now=now)
-        params.update({f"log_{c}": row[c] for c in _LOG_COLUMNS})
+    if logs:
+        rows = [
+            accepted_row(entry=s.entry, caller=s.caller, judgement=s.judgement, now=now)
+            for s in logs
+        ]
+        params.update({f"log_{c}": [row[c] for row in rows] for c in _LOG_COLUMNS})
         parts.append(_LOGGED)
     return params, parts
 
@@ -387,7 +452,7 @@ def _routes(caller: ApiCaller, requests: list[IngestRequest], params: dict) -> b
     return bool(routes)
 
 
-def _stored(caller, spec, requests, rows, log) -> dict[tuple[int, str], Stored]:
+def _stored(caller, spec, requests, rows, logs) -> dict[tuple[int, str], Stored]:
     """A Stored per Hard-ID from the statement's rows, in the order of ``requests``."""
     result = {}
     missing = []
@@ -405,11 +470,11 @@ def _stored(caller, spec, requests, rows, log) -> dict[tuple[int, str], Stored]:
             changed=changed,
         )
     if missing:
-        result.update(_arrived_meanwhile(caller, spec, missing, log))
+        result.update(_arrived_meanwhile(caller, spec, missing, logs))
     return result
 
 
-def _arrived_meanwhile(caller, spec, requests, log) -> dict[tuple[int, str], Stored]:
+def _arrived_meanwhile(caller, spec, requests, logs) -> dict[tuple[int, str], Stored]:
     """Items identical to a row another request inserted while this statement ran."""
     found = {}
     for request in requests:
@@ -428,11 +493,11 @@ def _arrived_meanwhile(caller, spec, requests, log) -> dict[tuple[int, str], Sto
             new=False,
             changed=False,
         )
-    if log:
-        [only] = found.values()
-        RequestLog.objects.filter(pk=log[0].request_id).update(
-            datatalks_id=only.datatalks_id
-        )
+    for single in logs or []:
+        if (stored := found.get(_key(single.request))) is not None:
+            RequestLog.objects.filter(pk=single.entry.request_id).update(
+                datatalks_id=stored.datatalks_id
+            )
     return found
 
 
