@@ -179,7 +179,7 @@ class Phases:
                 else next(pool.single_bodies(1))
             )
             pool.check_accepted(self.signer.post(path, body), items)
-        rows_before = _data_points()
+        rows_before, started = _data_points(), _database_now()
         window = CpuWindow(
             {"server": self.env.server_pids, "postgres": self.env.postgres_pids}
         ).start()
@@ -187,7 +187,10 @@ class Phases:
         cpu = window.stop(generator=wrk.pop("cpu_seconds"))
         self._drain()
         rows = _data_points() - rows_before
-        return _phase_result(wrk, cpu, size=size, items=items, rows=rows, rate=rate)
+        result = _phase_result(wrk, cpu, size=size, items=items, rows=rows, rate=rate)
+        if path == SINGLE:
+            result["requests_per_statement"] = _requests_per_statement(started)
+        return result
 
     def _wrk(self, pool_file: Path, seconds: float, connections: int, rate) -> dict:
         env = {**os.environ}
@@ -448,6 +451,8 @@ def figures(phases: dict, sync: dict, queries: dict) -> dict:
         "single_saturation_p99_ms": single["p99_ms"],
         "single_half_p50_ms": half["p50_ms"],
         "single_half_p99_ms": half["p99_ms"],
+        "single_requests_per_statement": single.get("requests_per_statement"),
+        "single_half_requests_per_statement": half.get("requests_per_statement"),
         "batch_100_items_per_s": phases["batch ingest, 100 items"]["items_per_s"],
         "batch_1000_items_per_s": batch["items_per_s"],
         "batch_1000_server_cpu_ms_per_item": batch["server_cpu_ms_per_item"],
@@ -482,6 +487,32 @@ def _parse_server(text: str) -> tuple[str, int, int]:
 def _label(config) -> str:
     kind, workers, threads = config
     return f"{kind}:{workers}" + (f"x{threads}" if kind == "gthread" else "")
+
+
+def _database_now():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        return cursor.fetchone()[0]
+
+
+def _requests_per_statement(since) -> float | None:
+    """Single ingests per statement since ``since``: their log rows over the
+    transactions that wrote them (group commit writes several in one; a statement is
+    a transaction of its own)."""
+    from django.db import connection
+
+    from ingestion.models import RequestLog
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), count(DISTINCT xmin::text) "  # noqa: S608 (names only)
+            f"FROM {RequestLog._meta.db_table} WHERE path = %s AND created_at >= %s",
+            [SINGLE, since],
+        )
+        rows, transactions = cursor.fetchone()
+    return round(rows / transactions, 2) if transactions else None
 
 
 def _data_points() -> int:

@@ -127,7 +127,9 @@ def _cpu_lines(figures: dict) -> list[str]:
         + ("" if figures.get("bare_full_machine") else " (short of the machine)"),
         "CPU per single ingest: server "
         f"{figures.get('single_server_cpu_ms')} ms, PostgreSQL "
-        f"{figures.get('single_postgres_cpu_ms')} ms",
+        f"{figures.get('single_postgres_cpu_ms')} ms; requests per statement (group "
+        f"commit) {figures.get('single_requests_per_statement')} at saturation, "
+        f"{figures.get('single_half_requests_per_statement')} at half load",
         "CPU per item in 1,000-item batches: server "
         f"{figures.get('batch_1000_server_cpu_ms_per_item')} ms, PostgreSQL "
         f"{figures.get('batch_1000_postgres_cpu_ms_per_item')} ms",
