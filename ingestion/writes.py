@@ -104,10 +104,13 @@ _ITEM = (
 # The data point a Hard-ID already has (the statement's snapshot): a lateral lookup by
 # the unique index, whatever the planner believes of the table's size. OFFSET 0 keeps
 # it a subquery: pulled up into a join, a table without statistics (autovacuum off, a
-# fresh database) was scanned by the index's customer prefix, every row of it.
+# fresh database) was scanned by the index's customer prefix, every row of it. Only
+# items ``up`` did not return (unchanged) look: a batch of new items skips the lookup
+# (3 to 6 us of PostgreSQL CPU an item).
 _BEFORE = (
     f"LEFT JOIN LATERAL (SELECT d.id, d.revision FROM {_DP} d WHERE {_scoped('d')} "
-    "AND d.data_point_type_id = i.type_id AND d.hard_id = i.hard_id OFFSET 0) b ON true"
+    "AND d.data_point_type_id = i.type_id AND d.hard_id = i.hard_id "
+    "AND u.id IS NULL OFFSET 0) b ON true"
 )
 _CHANGED = " OR ".join(
     f"{_DP}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in CHANGED_COLUMNS
