@@ -7,7 +7,7 @@ requestId, the data point by Datatalks ID, its secondary ids and identity collis
 
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
-from django.urls import path, re_path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from datatalks.admin_display import badge, column, cut, short_id, when
@@ -41,25 +41,16 @@ class CustomerAdmin(onboarding.CustomerAdmin):
 
     inlines = [*onboarding.CustomerAdmin.inlines, RetentionInline]
 
-    def get_urls(self):
-        return [
-            path(
-                "try/",
-                onboarding.onboarding_view(self, admin_views.try_view),
-                name="mappings_customer_try",
-            ),
-            re_path(
-                r"^(?P<object_id>\d+)/(?P<document>openapi|json-schema)\.json$",
-                onboarding.onboarding_view(self, admin_views.schema_download),
-                name="mappings_customer_schema",
-            ),
-            path(
-                "<int:object_id>/health/",
-                onboarding.onboarding_view(self, admin_views.health_view),
-                name="mappings_customer_health",
-            ),
-            *super().get_urls(),
-        ]
+    pages = [
+        *onboarding.CustomerAdmin.pages,
+        ("try/", admin_views.try_view, "try"),
+        (
+            r"^(?P<object_id>\d+)/(?P<document>openapi|json-schema)\.json$",
+            admin_views.schema_download,
+            "schema",
+        ),
+        ("<int:object_id>/health/", admin_views.health_view, "health"),
+    ]
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
         if obj is not None:

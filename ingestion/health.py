@@ -39,6 +39,11 @@ DAYS = 30
 TOP_MESSAGES = 10
 
 
+def _total(buckets: str, column: int) -> property:
+    """The sum of one column (1: accepted, 2: rejected) of a Series' ``buckets``."""
+    return property(lambda series: sum(row[column] for row in getattr(series, buckets)))
+
+
 @dataclass
 class Series:
     """Accepted and rejected counts of one type, one bucket per hour or day."""
@@ -47,21 +52,10 @@ class Series:
     hours: list[tuple[datetime, int, int]] = field(default_factory=list)
     days: list[tuple[date, int, int]] = field(default_factory=list)
 
-    @property
-    def accepted_24h(self) -> int:
-        return sum(a for _, a, _ in self.hours)
-
-    @property
-    def rejected_24h(self) -> int:
-        return sum(r for _, _, r in self.hours)
-
-    @property
-    def accepted_30d(self) -> int:
-        return sum(a for _, a, _ in self.days)
-
-    @property
-    def rejected_30d(self) -> int:
-        return sum(r for _, _, r in self.days)
+    accepted_24h = _total("hours", 1)
+    rejected_24h = _total("hours", 2)
+    accepted_30d = _total("days", 1)
+    rejected_30d = _total("days", 2)
 
 
 @dataclass(frozen=True)

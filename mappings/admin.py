@@ -5,8 +5,6 @@ type's fields records a mapping version (versions.py). The pages that run the AP
 code (try a payload, API documents) are added to CustomerAdmin by ingestion/admin.py.
 """
 
-from functools import partial
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -14,8 +12,8 @@ from django.db import models
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.template.loader import render_to_string
-from django.urls import path
 
+from datatalks.admin_pages import OwnPagesMixin
 from datatalks.admin_readonly import ReadOnlyAdminMixin
 
 from . import admin_views
@@ -33,11 +31,6 @@ from .onboarding_templates import TEMPLATES, template_apply
 from .versions import mapping_version_create, snapshot_changes
 
 HISTORY_SHOWN = 10
-
-
-def onboarding_view(model_admin, view, **kwargs):
-    """An onboarding page behind the admin's login, bound to its ModelAdmin."""
-    return model_admin.admin_site.admin_view(partial(view, model_admin, **kwargs))
 
 
 class GroupKeyFormSet(BaseInlineFormSet):
@@ -88,7 +81,7 @@ class DataPointTypeInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(OwnPagesMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "slug",
@@ -120,15 +113,9 @@ class CustomerAdmin(admin.ModelAdmin):
     def type_count(self, obj):
         return obj._types
 
-    def get_urls(self):
-        return [
-            path(
-                "<int:object_id>/template/<slug:key>/",
-                onboarding_view(self, admin_views.template_view),
-                name="mappings_customer_template",
-            ),
-            *super().get_urls(),
-        ]
+    pages = [
+        ("<int:object_id>/template/<slug:key>/", admin_views.template_view, "template")
+    ]
 
     def render_change_form(self, request, context, *args, **kwargs):
         context["templates"] = TEMPLATES.values()
@@ -198,7 +185,7 @@ class FieldMappingInline(admin.TabularInline):
 
 
 @admin.register(DataPointType)
-class DataPointTypeAdmin(admin.ModelAdmin):
+class DataPointTypeAdmin(OwnPagesMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "category",
@@ -225,20 +212,10 @@ class DataPointTypeAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
-    def get_urls(self):
-        return [
-            path(
-                "import/",
-                onboarding_view(self, admin_views.import_view),
-                name="mappings_datapointtype_import_new",
-            ),
-            path(
-                "<int:object_id>/import/",
-                onboarding_view(self, admin_views.import_view),
-                name="mappings_datapointtype_import",
-            ),
-            *super().get_urls(),
-        ]
+    pages = [
+        ("import/", admin_views.import_view, "import_new"),
+        ("<int:object_id>/import/", admin_views.import_view, "import"),
+    ]
 
     def save_model(self, request, obj, form, change):
         if not change:

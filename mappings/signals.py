@@ -4,18 +4,11 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from .models import Customer, DataPointType, FieldMapping, GroupKey
-from .spec import config_changed, config_revision_bump
+from .spec import bump_on_change, config_changed
 
-
-@receiver([post_save, post_delete], sender=DataPointType)
-@receiver([post_save, post_delete], sender=GroupKey)
-def _type_or_key_changed(sender, instance, **kwargs):
-    config_revision_bump(pk=instance.customer_id)
-
-
-@receiver([post_save, post_delete], sender=FieldMapping)
-def _field_changed(sender, instance, **kwargs):
-    config_revision_bump(data_point_types=instance.data_point_type_id)
+bump_on_change(DataPointType, "pk", "customer_id")
+bump_on_change(GroupKey, "pk", "customer_id")
+bump_on_change(FieldMapping, "data_point_types", "data_point_type_id")
 
 
 @receiver([post_save, post_delete], sender=Customer)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal
 
 from .models import FIELD_RULES, Customer, DataPointType, FieldMapping, GroupKey
@@ -80,6 +81,19 @@ def config_revision_bump(**customers) -> None:
         config_revision=F("config_revision") + 1
     )
     config_changed.send(sender=Customer)
+
+
+def bump_on_change(model, lookup: str, attribute: str) -> None:
+    """Bumps, on every save and delete of a ``model`` row, the revision of the
+    customers whose ``lookup`` is that row's ``attribute`` (``"pk", "customer_id"``)."""
+
+    def changed(sender, instance, **kwargs):
+        config_revision_bump(**{lookup: getattr(instance, attribute)})
+
+    for signal in (post_save, post_delete):
+        signal.connect(
+            changed, sender=model, weak=False, dispatch_uid=f"bump:{model._meta.label}"
+        )
 
 
 def spec_for_customer(*, customer: Customer) -> CustomerSpec:

@@ -7,9 +7,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
+from datatalks.admin_pages import OwnPagesMixin
 from datatalks.admin_readonly import ReadOnlyAdminMixin
 from datatalks.errors import ApiError
 from ingestion.caller import ApiCaller
@@ -52,7 +53,7 @@ class FileUploadForm(forms.Form):
         return data
 
 
-class FileUploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FileUploadAdmin(OwnPagesMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Uploads are added through the upload page only (through the API's service),
     and never changed by hand."""
 
@@ -106,22 +107,11 @@ class FileUploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def uploaded(self, obj):
         return obj.uploaded_by or obj.access_key_id
 
-    def get_urls(self):
-        view = self.admin_site.admin_view
-        return [
-            path("upload/", view(self.upload_view), name="ingestion_fileupload_upload"),
-            path(
-                "<uuid:file_id>/progress.json",
-                view(self.progress_view),
-                name="ingestion_fileupload_progress",
-            ),
-            path(
-                "<uuid:file_id>/errors.csv",
-                view(self.errors_view),
-                name="ingestion_fileupload_errors",
-            ),
-            *super().get_urls(),
-        ]
+    pages = [
+        ("upload/", "upload_view", "upload"),
+        ("<uuid:file_id>/progress.json", "progress_view", "progress"),
+        ("<uuid:file_id>/errors.csv", "errors_view", "errors"),
+    ]
 
     def changelist_view(self, request, extra_context=None):
         extra = {"may_upload": self.may_upload(request), **(extra_context or {})}

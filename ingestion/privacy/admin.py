@@ -12,10 +12,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from datatalks.admin_display import badge, column, short_id, when
+from datatalks.admin_pages import OwnPagesMixin
 from datatalks.admin_readonly import ReadOnlyAdminMixin
 from integrations.models import Delivery, DeliveryKind
 from mappings.models import Category
@@ -40,26 +41,15 @@ class EraseForm(forms.Form):
     )
 
 
-class DataPointPrivacyMixin:
+class DataPointPrivacyMixin(OwnPagesMixin):
     """Adds Export and Erase to a data point's page (profiles only)."""
 
     change_form_template = "admin/ingestion/datapoint/change_form.html"
 
-    def get_urls(self):
-        view = self.admin_site.admin_view
-        return [
-            path(
-                "<uuid:object_id>/erase/",
-                view(self.erase_view),
-                name="ingestion_datapoint_erase",
-            ),
-            path(
-                "<uuid:object_id>/export/",
-                view(self.export_view),
-                name="ingestion_datapoint_export",
-            ),
-            *super().get_urls(),
-        ]
+    pages = [
+        ("<uuid:object_id>/erase/", "erase_view", "erase"),
+        ("<uuid:object_id>/export/", "export_view", "export"),
+    ]
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
         if obj is not None:
