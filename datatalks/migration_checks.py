@@ -11,16 +11,21 @@ this error stops it and says what to do (README, "Upgrading").
 from django.core import checks
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
 
 
 @checks.register(checks.Tags.database)
 def squashed_chains_check(app_configs, databases=None, **kwargs):
-    """Errors for each squashed migration whose chain a database applied only in part."""
+    """Errors for each squashed migration whose chain a database applied only in part.
+
+    The files are read without the database (with a partial chain and later
+    migrations on disk, Django cannot build its graph at all) and compared with what
+    the database recorded."""
+    replacements = MigrationLoader(None, ignore_no_migrations=True).replacements
     errors = []
     for alias in databases or []:
-        loader = MigrationLoader(connections[alias], ignore_no_migrations=True)
-        recorded = loader.applied_migrations
-        for (app, name), migration in loader.replacements.items():
+        recorded = MigrationRecorder(connections[alias]).applied_migrations()
+        for (app, name), migration in replacements.items():
             applied = [key for key in migration.replaces if key in recorded]
             if applied and len(applied) < len(migration.replaces):
                 errors.append(partial_chain_error(alias, app, name, applied[-1][1]))

@@ -1,6 +1,7 @@
-"""The squashed migrations (one per app): a database the previous release migrated
-(the old chains recorded) migrates to nothing new, and one stopped partway through a
-chain is refused with what to do, before anything is applied.
+"""The squashed migrations (one per app): a database that ran the old chains sees the
+squashed ones as applied and runs only the migrations that came after them; one
+stopped partway through a chain is refused with what to do, before anything is
+applied.
 
 A new database gets the schema the chains made: this test database is created with the
 squashed migrations, and its ``pg_dump --schema-only`` was compared with one the old
@@ -51,13 +52,26 @@ def recorded():
     return MigrationRecorder(connection).migration_qs.filter(app__in=OLD_CHAINS)
 
 
+def later_migrations() -> set[tuple[str, str]]:
+    """The migrations of the three apps that came after the squashed ones."""
+    on_disk = MigrationExecutor(connection).loader.disk_migrations
+    return {
+        (app, name)
+        for app, name in on_disk
+        if app in OLD_CHAINS and (app, name) not in SQUASHED.items()
+    }
+
+
 @pytest.fixture
 def previous_release(db):
-    """This database's migration records as the previous release left them."""
-    recorded().delete()
+    """This database's records with the old chains in place of the squashed
+    migrations (as a database that ran the chains and then this release's later
+    migrations has them; its schema is this database's)."""
+    for app, name in SQUASHED.items():
+        recorded().filter(app=app, name=name).delete()
     for app, names in OLD_CHAINS.items():
         for name in names:
-            recorded().create(app=app, name=name)
+            recorded().get_or_create(app=app, name=name)
 
 
 def partial_chain_errors():
@@ -74,6 +88,17 @@ def test_the_old_chains_applied_means_nothing_to_migrate(previous_release):
         recorded().filter(name__contains="_squashed_").values_list("app", "name")
     )
     assert squashed == set(SQUASHED.items())
+
+
+def test_after_the_old_chains_only_the_later_migrations_are_planned(previous_release):
+    # The previous release's database: the old chains and nothing after them.
+    for app, name in later_migrations():
+        recorded().filter(app=app, name=name).delete()
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    planned = {(m.app_label, m.name) for m, backwards in plan if not backwards}
+    assert len(planned) == len(plan)
+    assert planned == later_migrations()
 
 
 @pytest.mark.parametrize("app", OLD_CHAINS)
