@@ -190,15 +190,15 @@ def _profile_lines(profile: dict | None) -> list[str]:
     ]
     for mode in ("cpu", "wall"):
         summary = profile[mode]
-        top = ", ".join(
-            f"{c['name']} {c['share']:.0%}" for c in summary.get("components", [])[:6]
-        )
+        top = _shares(summary.get("components", [])[:6])
         lines.append(f"  {mode:<4} ({summary['samples']} samples): {top}")
-        libraries = ", ".join(
-            f"{c['name']} {c['share']:.0%}" for c in summary.get("libraries", [])
-        )
-        lines.append(f"       across: {libraries}")
+        lines.append(f"       across: {_shares(summary.get('libraries', []))}")
     return lines
+
+
+def _shares(parts: list[dict]) -> str:
+    """``name 12%, ...``: each part's share of the profile's samples."""
+    return ", ".join(f"{c['name']} {c['share']:.0%}" for c in parts)
 
 
 def write_json(results: dict, path: Path) -> None:
