@@ -76,41 +76,44 @@ class ExportEnvelopeSerializer(EnvelopeSerializer):
     profile = ProfileSerializer()
 
 
-def export_operation() -> dict:
+def _profile_operation(operation_id, summary, description, answer, *parameters):
+    """An operation on /v3/profiles/{datatalksId}: its 200 ``answer`` and the errors
+    both operations share."""
     return {
-        "operation_id": "v3_profiles_retrieve",
-        "summary": "Everything stored for a person (access request)",
-        "description": EXPORT_TEXT,
+        "operation_id": operation_id,
+        "summary": summary,
+        "description": description,
         "tags": ["profiles"],
-        "parameters": [_ID],
-        "responses": {
-            200: OpenApiResponse(ExportEnvelopeSerializer, description="The profile."),
-            **_COMMON,
-        },
+        "parameters": [_ID, *parameters],
+        "responses": {200: answer, **_COMMON},
     }
+
+
+def export_operation() -> dict:
+    return _profile_operation(
+        "v3_profiles_retrieve",
+        "Everything stored for a person (access request)",
+        EXPORT_TEXT,
+        OpenApiResponse(ExportEnvelopeSerializer, description="The profile."),
+    )
 
 
 def erase_operation() -> dict:
-    return {
-        "operation_id": "v3_profiles_erase",
-        "summary": "Erase a person (erasure request)",
-        "description": ERASE_TEXT,
-        "tags": ["profiles"],
-        "parameters": [
-            _ID,
-            OpenApiParameter(
-                "suppress",
-                OpenApiTypes.BOOL,
-                description="`true`: refuse later data of this person.",
-            ),
-        ],
-        "responses": {
-            200: OpenApiResponse(
-                EnvelopeSerializer, description="Erased; `datatalksId` is the id."
-            ),
-            **_COMMON,
-        },
-    }
+    suppress = OpenApiParameter(
+        "suppress",
+        OpenApiTypes.BOOL,
+        description="`true`: refuse later data of this person.",
+    )
+    erased = OpenApiResponse(
+        EnvelopeSerializer, description="Erased; `datatalksId` is the id."
+    )
+    return _profile_operation(
+        "v3_profiles_erase",
+        "Erase a person (erasure request)",
+        ERASE_TEXT,
+        erased,
+        suppress,
+    )
 
 
 def customer_profile_paths(envelope_ref: str) -> dict[str, Any]:
