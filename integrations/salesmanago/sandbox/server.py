@@ -327,6 +327,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The listen backlog: socketserver's 5 dropped the connections of a sender that
+    # opens tens at once (its events go many calls at once), and each dropped one
+    # waited a second for its SYN to be sent again. A real server's is in hundreds.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], sandbox: Sandbox):
         super().__init__(address, _Handler)
