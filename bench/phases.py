@@ -380,7 +380,8 @@ class Phases:
         return sent, contacts
 
     def _spy(self, pid: int):
-        """py-spy on the worker's processes, CPU samples only (--gil), until stopped."""
+        """py-spy on the worker's processes until stopped: CPU samples only (--gil),
+        or every sample, waits included, with BENCH_SYNC_SPY=--idle."""
         raw = self.env.work / "sync-profile.txt"
         return self.env.children.start(
             [
@@ -396,7 +397,7 @@ class Phases:
                 "raw",
                 "--output",
                 str(raw),
-                "--gil",
+                os.environ.get("BENCH_SYNC_SPY", "--gil"),
             ],
             log=self.env.work / "py-spy-sync.log",
         )

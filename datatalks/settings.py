@@ -413,9 +413,10 @@ SALESMANAGO_ALLOWED_HOSTS = env_list(
 SALESMANAGO_ALLOW_LOOPBACK = env_bool("SALESMANAGO_ALLOW_LOOPBACK", DEBUG)
 SALESMANAGO_TIMEOUT_SECONDS = env_int("SALESMANAGO_TIMEOUT_SECONDS", 30, minimum=1)
 # Events go one call each (only the single add answers the eventId a later update
-# needs), so a sender makes this many calls at once.
+# needs), so a sender makes this many calls at once, from one thread; up to twice as
+# many are on the wire while a wave is recorded (docs/scaling.md).
 SALESMANAGO_EVENT_CALLS_AT_ONCE = env_int(
-    "SALESMANAGO_EVENT_CALLS_AT_ONCE", 10, minimum=1
+    "SALESMANAGO_EVENT_CALLS_AT_ONCE", 50, minimum=1
 )
 DELIVERY_MAX_AGE_SECONDS = env_int(
     "DATATALKS_DELIVERY_MAX_AGE_SECONDS", 72 * 3600, minimum=60

@@ -6,11 +6,9 @@ revision of the same data point went instead)."""
 import logging
 import uuid
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -20,7 +18,7 @@ from django.utils import timezone
 
 from mappings.models import Category, Customer
 
-from .event_sends import EventCall, Gate, event_ids, event_send
+from .event_sends import EventCall, event_call, event_ids
 from .models import (
     Delivery,
     DeliveryKind,
@@ -31,6 +29,7 @@ from .models import (
 )
 from .outcomes import EXCERPT, failed, merged, record, retried
 from .routing import routes_for
+from .salesmanago.addresses import policy_from_settings
 from .salesmanago.client import (
     Credentials,
     SalesmanagoClient,
@@ -211,11 +210,7 @@ def account_deliver(*, account_id: int, limit: int = 1000) -> int:
         claimed = _claim(account, limit)
         if not claimed:
             return 0
-        client = SalesmanagoClient(
-            _credentials(account),
-            # Two waves of event calls may be on the wire at once (_send_events).
-            connections=max(10, 2 * settings.SALESMANAGO_EVENT_CALLS_AT_ONCE),
-        )
+        client = _client(account)
         # Erasures first: an upsert claimed with one is of a later data point (the
         # same person sent again), and must not be deleted by it.
         _erase_contacts(client, [d for d in claimed if d.kind == DeliveryKind.ERASE])
@@ -273,6 +268,27 @@ def _account_lock(account_id: int):
                 cursor.execute(
                     "SELECT pg_advisory_unlock(%s, %s)", [_LOCK_SPACE, account_id]
                 )
+
+
+# A client per account in each process, kept between runs so its connections stay
+# open: a new one per run opened (and for HTTPS shook hands on) two waves' worth of
+# connections for every 1,000 deliveries. Keyed by what it is made of, so an edited
+# account or policy gets a new one.
+_CLIENTS: dict[tuple, SalesmanagoClient] = {}
+_KEPT_CLIENTS = 32
+
+
+def _client(account: SalesmanagoAccount) -> SalesmanagoClient:
+    # Two waves of event calls may be on the wire at once (_send_events).
+    connections = max(10, 2 * settings.SALESMANAGO_EVENT_CALLS_AT_ONCE)
+    key = (_credentials(account), policy_from_settings(), connections)
+    client = _CLIENTS.get(key)
+    if client is None:
+        if len(_CLIENTS) >= _KEPT_CLIENTS:
+            _CLIENTS.pop(next(iter(_CLIENTS))).session.close()  # the oldest
+        client = SalesmanagoClient(key[0], policy=key[1], connections=connections)
+        _CLIENTS[key] = client
+    return client
 
 
 def _credentials(account: SalesmanagoAccount) -> Credentials:
@@ -455,35 +471,29 @@ def _send_events(client, account, items: list[dict], sendable: list[Delivery]):
     """Events one call each, in waves of SALESMANAGO_EVENT_CALLS_AT_ONCE calls at
     once: an event Salesmanago already has (its eventId is kept) is updated, any
     other is added and its eventId kept. A wave is marked on the wire once all its
-    requests are ready (see Gate), and recorded when all are answered, while the next
-    wave's calls are on the wire: at most two waves are in flight."""
+    requests are built, then sent (see EventWave); it is recorded while the next
+    wave's calls are on the wire, so at most two waves are in flight."""
     if not sendable:
         return
     ids = event_ids(
         account_id=account.pk, data_point_ids=[d.data_point_id for d in sendable]
     )
     at_once = settings.SALESMANAGO_EVENT_CALLS_AT_ONCE
-    answered = None  # the wave on the wire before this one: (deliveries, calls)
-    with ThreadPoolExecutor(max_workers=2 * at_once) as pool:
-        for start in range(0, len(sendable), at_once):
-            wave = sendable[start : start + at_once]
-            wave_items = items[start : start + at_once]
-            gate = Gate(len(wave))
-            calls = {
-                d.pk: pool.submit(
-                    event_send, client, item, ids.get(d.data_point_id), gate, d.pk
-                )
-                for d, item in zip(wave, wave_items, strict=True)
-            }
-            try:
-                ours = gate.open(partial(_marked_ours, wave_items, wave))
-            finally:
-                if answered is not None:  # recorded even if this wave's mark failed
-                    _record_event_calls(account, *answered)
-            wave = [d for d in wave if d.pk in ours]
-            answered = (wave, [calls[d.pk] for d in wave])
-        if answered is not None:
-            _record_event_calls(account, *answered)
+    answered = None  # the wave on the wire before this one: (deliveries, wave, ids)
+    for start in range(0, len(sendable), at_once):
+        deliveries = sendable[start : start + at_once]
+        known = [ids.get(d.data_point_id) for d in deliveries]
+        wave = client.event_wave(
+            list(zip(items[start : start + at_once], known, strict=True))
+        )
+        try:
+            ours = set(_marked_ours(items[start : start + at_once], deliveries))
+            wave.send(i for i, d in enumerate(deliveries) if d.pk in ours)
+        finally:
+            if answered is not None:  # recorded even if this wave's mark failed
+                _record_event_calls(account, *answered)
+        answered = (deliveries, wave, known, ours)
+    _record_event_calls(account, *answered)
 
 
 def _marked_ours(items: list[dict], wave: list[Delivery]) -> list:
@@ -492,10 +502,16 @@ def _marked_ours(items: list[dict], wave: list[Delivery]) -> list:
     return [d.pk for d in _still_ours(items, wave)[1]]
 
 
-def _record_event_calls(account, deliveries: list[Delivery], calls: list):
-    """Waits for a wave's calls, then records each one's outcome and keeps the
+def _record_event_calls(account, deliveries, wave, known: list, ours: set):
+    """Waits for a wave's answers, then records each call's outcome and keeps the
     eventIds answered, in one statement."""
-    pairs = [(d, call.result()) for d, call in zip(deliveries, calls, strict=True)]
+    answers = wave.answers()
+    pairs = [
+        (d, event_call(answer, event_id))
+        for d, answer, event_id in zip(deliveries, answers, known, strict=True)
+        if d.pk in ours
+    ]
+    deliveries = [d for d, _ in pairs]
     excerpts = {
         "request_excerpt": {
             d.pk: c.exchange.request[:EXCERPT] if c.exchange else "" for d, c in pairs

@@ -13,14 +13,16 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import HTTPError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from .addresses import (
     AddressPolicy,
@@ -74,10 +76,6 @@ _TOO_SHORT_TO_SCRUB = (
 )
 
 
-# Runs when a request is ready to go, just before it is sent (see add_event).
-BeforeSend = Callable[[], None] | None
-
-
 @dataclass(frozen=True)
 class Credentials:
     """One Salesmanago account: the v2 server, the v3 host and their credentials."""
@@ -109,8 +107,8 @@ class SalesmanagoClient:
     """Sends batches to one Salesmanago account and maps the answers to the items.
 
     Every URL is checked against ``policy`` (the settings' by default) and every
-    connection goes only to an address it allows (addresses.py). One client may be
-    used by several threads at once (events go one call each).
+    connection goes only to an address it allows (addresses.py). Events go one call
+    each, many at once from one thread (EventWave), over the session's connections.
     """
 
     def __init__(
@@ -171,26 +169,28 @@ class SalesmanagoClient:
         data, exchange = self._post_v2(EVENTS_PATH, {"events": items})
         return Sent(event_results(items, data), exchange)
 
-    def add_event(self, item: dict, *, before_send: BeforeSend = None) -> Sent:
+    def add_event(self, item: dict) -> Sent:
         """Adds one external event ({email|contactId, contactEvent}); the result's
-        ``remote_id`` is the eventId Salesmanago answered. ``before_send`` runs once
-        the request is ready, just before it is sent; if it raises, nothing is sent."""
-        data, exchange = self._post_v2(EVENT_ADD_PATH, item, before_send=before_send)
-        return Sent([event_id_result(data)], exchange)
+        ``remote_id`` is the eventId Salesmanago answered."""
+        return self._one_event(item, None)
 
-    def update_event(
-        self, item: dict, event_id: str, *, before_send: BeforeSend = None
-    ) -> Sent:
+    def update_event(self, item: dict, event_id: str) -> Sent:
         """Replaces the fields of the event ``event_id`` with the item's."""
         if not event_id:
             raise ValueError("update_event needs the event's id")
-        event = {**item.get("contactEvent", {}), "eventId": event_id}
-        data, exchange = self._post_v2(
-            EVENT_UPDATE_PATH,
-            {**item, "contactEvent": event},
-            before_send=before_send,
-        )
-        return Sent([event_id_result(data)], exchange)
+        return self._one_event(item, event_id)
+
+    def _one_event(self, item: dict, event_id: str | None) -> Sent:
+        wave = self.event_wave([(item, event_id)])
+        wave.send([0])
+        [answer] = wave.answers()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def event_wave(self, calls: list[tuple[dict, str | None]]) -> "EventWave":
+        """Event calls to make at once: (item, eventId or None to add it) each."""
+        return EventWave(self, calls)
 
     def upsert_products(self, catalog_id: str, products: list[dict]) -> Sent:
         """Creates or updates products in a catalog with one v3 upsert."""
@@ -202,16 +202,19 @@ class SalesmanagoClient:
         return Sent(product_results(products, status, data), exchange)
 
     def _post_v2(
-        self,
-        path: str,
-        payload: dict,
-        *,
-        hidden: tuple[str, ...] = (),
-        before_send: BeforeSend = None,
+        self, path: str, payload: dict, *, hidden: tuple[str, ...] = ()
     ) -> tuple[dict, Exchange]:
         """POSTs with fresh v2 credentials; returns the body once it says success.
 
         ``hidden``: more values (a person's e-mail) kept out of the exchange."""
+        body, hidden = self._v2_body(payload, hidden)
+        status, data, exchange = self._post(
+            self.credentials.base_url, path, body, _V2_HEADERS, hidden
+        )
+        return _v2_success(status, data, exchange, hidden), exchange
+
+    def _v2_body(self, payload: dict, hidden: tuple[str, ...]) -> tuple[dict, tuple]:
+        """The body with fresh v2 credentials, and every secret it holds."""
         api_key = secrets.token_hex(16)
         creds = self.credentials
         body = {
@@ -223,15 +226,7 @@ class SalesmanagoClient:
             **payload,
         }
         hidden = (creds.api_secret, creds.v3_api_key, api_key, body["sha"], *hidden)
-        status, data, exchange = self._post(
-            creds.base_url, path, body, _V2_HEADERS, hidden, before_send
-        )
-        if data.get("success") is not True or not 200 <= status < 300:
-            text = _scrub(_v2_message(data, status), hidden)
-            raise SalesmanagoError(
-                text, permanent=True, status=status, exchange=exchange
-            )
-        return data, exchange
+        return body, hidden
 
     def _post_v3(self, path: str, body: dict) -> tuple[int, dict, Exchange]:
         """POSTs with the API-KEY header; raises on a top-level rejection."""
@@ -249,13 +244,7 @@ class SalesmanagoClient:
         return status, data, exchange
 
     def _post(
-        self,
-        base: str,
-        path: str,
-        body: dict,
-        headers: dict,
-        hidden: tuple[str, ...],
-        before_send: BeforeSend = None,
+        self, base: str, path: str, body: dict, headers: dict, hidden: tuple[str, ...]
     ) -> tuple[int, dict, Exchange]:
         """One POST and its exchange; raises on transport and transient errors."""
         url = base.rstrip("/") + path
@@ -267,26 +256,40 @@ class SalesmanagoClient:
             prepared = self.session.prepare_request(
                 requests.Request("POST", url, data=data, headers=headers)
             )
-            if before_send is not None:
-                before_send()
             response = self.session.send(
                 prepared,
                 timeout=self.credentials.timeout,
                 # A redirect would turn the POST into a GET and lose the body.
                 allow_redirects=False,
             )
-        except AddressRefused as exc:
-            exchange = self._record(started, url, request, None, "refused")
-            raise SalesmanagoError(
-                f"Refused to connect: {exc}", permanent=True, exchange=exchange
-            ) from None
-        except requests.RequestException as exc:
-            exchange = self._record(started, url, request, None, type(exc).__name__)
-            timeout = self.credentials.timeout
-            raise _transport_error(exc, timeout, hidden, exchange) from exc
+        except (AddressRefused, requests.RequestException) as exc:
+            raise self._not_answered(exc, started, url, request, hidden) from exc
         text = _scrub(response.text, hidden)
-        exchange = self._record(started, url, request, response.status_code, text)
-        return response.status_code, _answer(response, hidden, exchange), exchange
+        status = response.status_code
+        exchange = self._record(started, url, request, status, text)
+        data = _answer(status, response.headers, response.text, hidden, exchange)
+        return status, data, exchange
+
+    def _not_answered(
+        self, exc: Exception, started: float, url: str, request: str, hidden: tuple
+    ) -> SalesmanagoError:
+        """The error of a call that got no answer, with its exchange."""
+        if isinstance(exc, AddressRefused):
+            exchange = self._record(started, url, request, None, "refused")
+            return SalesmanagoError(
+                f"Refused to connect: {exc}", permanent=True, exchange=exchange
+            )
+        exchange = self._record(started, url, request, None, type(exc).__name__)
+        return _transport_error(exc, self.credentials.timeout, hidden, exchange)
+
+    def _pool(self, url: str):
+        """The session's kept-alive connections to ``url``'s host, with its TLS
+        settings (the same ones session.send uses)."""
+        probe = requests.Request("POST", url).prepare()
+        adapter = self.session.get_adapter(url)
+        return adapter.get_connection_with_tls_context(
+            probe, self.session.verify, cert=self.session.cert
+        )
 
     def _record(
         self, started: float, url: str, request: str, status: int | None, text: str
@@ -311,24 +314,151 @@ class SalesmanagoClient:
         )
 
 
+@dataclass
+class _Call:
+    """One event call of a wave: its request, ready to go, and its connection."""
+
+    url: str
+    target: str  # the request line's path
+    data: bytes
+    hidden: tuple[str, ...]
+    excerpt: str
+    event_id: str | None
+    conn: Any = None
+    started: float = 0.0
+
+
+class EventWave:
+    """Event calls made at once from the calling thread: every request is built first,
+    all those the caller lets go are written to their own kept-alive connection
+    (``send``), and only then is any answer read (``answers``), so the calls wait for
+    Salesmanago together while no thread per call contends for the interpreter.
+
+    Built requests are sent only by ``send``: the caller marks them on the wire in
+    between (a worker that dies after its mark leaves the call in doubt, never sent
+    twice). One call's failure is its own: its answer is a SalesmanagoError (or, for a
+    fault of ours, the exception) while its neighbours go on.
+    """
+
+    def __init__(self, client: SalesmanagoClient, calls: list[tuple[dict, str | None]]):
+        self.client = client
+        self.base = client.credentials.base_url
+        self.calls: list[_Call | None] = []
+        self.outcomes: list = [None] * len(calls)
+        self.pool = None
+        for index, (item, event_id) in enumerate(calls):
+            try:
+                self.calls.append(self._call(item, event_id))
+            except Exception as exc:
+                self.calls.append(None)
+                self.outcomes[index] = exc
+
+    def _call(self, item: dict, event_id: str | None) -> _Call:
+        if event_id:
+            event = {**item.get("contactEvent", {}), "eventId": event_id}
+            path, payload = EVENT_UPDATE_PATH, {**item, "contactEvent": event}
+        else:
+            path, payload = EVENT_ADD_PATH, item
+        body, hidden = self.client._v2_body(payload, ())
+        url = self.base.rstrip("/") + path
+        excerpt = _excerpt(_without_secrets(body), hidden)
+        target = urlsplit(url).path
+        return _Call(url, target, encode_json(body), hidden, excerpt, event_id)
+
+    def send(self, indexes) -> None:
+        """Writes the requests of these calls; the others are never sent."""
+        pool = self.pool
+        for index in indexes:
+            call = self.calls[index]
+            if call is None:
+                continue
+            call.started = time.monotonic()
+            try:
+                check_url(self.base, self.client.policy)
+                pool = pool or self.client._pool(call.url)
+                call.conn = pool._get_conn()
+                call.conn.timeout = self.client.credentials.timeout
+                call.conn.request(
+                    "POST", call.target, body=call.data, headers=_V2_HEADERS
+                )
+            except Exception as exc:
+                self.outcomes[index] = self._failed(call, exc, pool)
+        self.pool = pool
+
+    def answers(self) -> list:
+        """Each call's answer, in order: Sent, SalesmanagoError, another exception for
+        a fault of ours, or None for a call not sent. Every call sent gets the
+        client's timeout from when it was sent, not one after another."""
+        for index, call in enumerate(self.calls):
+            if call is None or call.conn is None or self.outcomes[index] is not None:
+                continue
+            try:
+                self.outcomes[index] = self._answer(call)
+            except Exception as exc:
+                self.outcomes[index] = exc
+        return self.outcomes
+
+    def _answer(self, call: _Call) -> Sent:
+        client = self.client
+        timeout = client.credentials.timeout
+        call.conn.timeout = max(0.001, call.started + timeout - time.monotonic())
+        try:
+            response = call.conn.getresponse()
+            text = response.data.decode("utf-8", "replace")
+        except Exception as exc:
+            return self._failed(call, exc, self.pool)
+        self.pool._put_conn(call.conn)
+        status = response.status
+        exchange = client._record(
+            call.started, call.url, call.excerpt, status, _scrub(text, call.hidden)
+        )
+        try:
+            data = _answer(status, response.headers, text, call.hidden, exchange)
+            data = _v2_success(status, data, exchange, call.hidden)
+        except SalesmanagoError as exc:
+            return exc
+        result = event_id_result(data)
+        return Sent([result], exchange)
+
+    def _failed(self, call: _Call, exc: Exception, pool) -> Exception:
+        """A call that got no answer: its connection is dropped, the error kept."""
+        if call.conn is not None:
+            call.conn.close()
+            pool._put_conn(None)  # frees its place in the pool
+            call.conn = None
+        if isinstance(exc, (AddressRefused, OSError, HTTPException, HTTPError)):
+            return self.client._not_answered(
+                exc, call.started, call.url, call.excerpt, call.hidden
+            )
+        return exc
+
+
 # -- answers ---------------------------------------------------------------------------
 
 
+def _v2_success(status: int, data: dict, exchange: Exchange, hidden: tuple) -> dict:
+    """A v2 answer's body once it says success; SalesmanagoError otherwise."""
+    if data.get("success") is not True or not 200 <= status < 300:
+        text = _scrub(_v2_message(data, status), hidden)
+        raise SalesmanagoError(text, permanent=True, status=status, exchange=exchange)
+    return data
+
+
 def _answer(
-    response: requests.Response, hidden: tuple[str, ...], exchange: Exchange
+    status: int, headers, text: str, hidden: tuple[str, ...], exchange: Exchange
 ) -> dict:
-    """The JSON object of an answer, or SalesmanagoError for everything else."""
-    status = response.status_code
+    """The JSON object of an answer, or SalesmanagoError for everything else.
+    ``headers``: the answer's, looked up without regard to case."""
     if status == 429 or status >= 500:
         raise SalesmanagoError(
             f"Salesmanago answered HTTP {status}",
             permanent=False,
-            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            retry_after=retry_after_seconds(headers.get("Retry-After")),
             status=status,
             exchange=exchange,
         )
     if 300 <= status < 400:
-        where = _scrub(response.headers.get("Location", "?"), hidden)
+        where = _scrub(headers.get("Location", "?"), hidden)
         raise SalesmanagoError(
             f"Salesmanago redirected to {where} (HTTP {status}); check the server URL",
             permanent=True,
@@ -336,7 +466,7 @@ def _answer(
             exchange=exchange,
         )
     try:
-        data = json.loads(response.text)
+        data = json.loads(text)
     except ValueError:
         data = None
     if isinstance(data, dict):
@@ -353,13 +483,11 @@ def _answer(
 
 
 def _transport_error(
-    exc: requests.RequestException,
-    timeout: float,
-    hidden: tuple[str, ...],
-    exchange: Exchange,
+    exc: Exception, timeout: float, hidden: tuple[str, ...], exchange: Exchange
 ) -> SalesmanagoError:
-    """Timeouts and broken connections are transient; a malformed URL is not."""
-    if isinstance(exc, requests.Timeout):
+    """Timeouts and broken connections are transient; a malformed URL is not.
+    ``exc``: requests' errors, or urllib3's and the socket's in an EventWave."""
+    if isinstance(exc, (requests.Timeout, TimeoutError, Urllib3Timeout)):
         message = f"Salesmanago did not answer within {timeout:g} s"
         return SalesmanagoError(message, permanent=False, exchange=exchange)
     config = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)

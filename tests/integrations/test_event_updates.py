@@ -15,7 +15,7 @@ from mappings.demo import demo_load
 from tests.harness.customers import signed_client
 
 ORDER = examples.EVENT["data"]["event_id"]
-# The sender marks each event from a thread of its own, in its own connection.
+# The sender's statements commit on their own, as in a worker.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -125,6 +125,55 @@ def test_an_add_answered_429_is_retried_and_added_once(api, account, sandbox):
     state = sandbox.state()
     assert state["calls"][EVENT_ADD_PATH] == 2 and state["event_items"] == [ORDER]
     assert SalesmanagoEvent.objects.get().event_id == state["events"][0]["eventId"]
+
+
+def test_calls_of_a_wave_that_fail_fail_alone_and_each_event_is_added_once(
+    api, account, sandbox, settings
+):
+    """One wave of five adds: one answered 503, one whose connection drops before
+    any answer; those two go again on the next run, the other three are sent, and
+    each order is added exactly once."""
+    settings.SALESMANAGO_EVENT_CALLS_AT_ONCE = 5
+    response = api.post("/v2/profiles", examples.PROFILE, format="json")
+    assert response.status_code == 200
+    orders = [f"ORDER-{i}" for i in range(5)]
+    ids = [purchase(api, event_id=order) for order in orders]
+    sandbox.fail_next("503", 1, paths=[EVENT_ADD_PATH])
+    sandbox.fail_next("disconnect", 1, paths=[EVENT_ADD_PATH])
+    account_deliver(account_id=account.pk)
+    first = [latest(i) for i in ids]
+    assert sorted(d.status for d in first) == ["pending"] * 2 + ["sent"] * 3
+    errors = sorted(d.last_error for d in first if d.status == "pending")
+    assert "HTTP 503" in errors[1] and "Cannot reach Salesmanago" in errors[0]
+    account_deliver(account_id=account.pk)
+    assert {latest(i).status for i in ids} == {"sent"}
+    state = sandbox.state()
+    assert state["calls"][EVENT_ADD_PATH] == 7
+    assert sorted(state["event_items"]) == orders
+    kept = dict(SalesmanagoEvent.objects.values_list("data_point_id", "event_id"))
+    assert sorted(kept.values()) == sorted(e["eventId"] for e in state["events"])
+
+
+def test_calls_that_time_out_end_together_and_their_neighbours_are_sent(
+    api, account, sandbox, settings
+):
+    """Every call of a wave gets the timeout from when it was sent: three that hang
+    end after about one timeout (one after the other would be three, 6 s), and
+    their neighbours are sent meanwhile."""
+    import time
+
+    settings.SALESMANAGO_EVENT_CALLS_AT_ONCE = 5
+    settings.SALESMANAGO_TIMEOUT_SECONDS = 2
+    response = api.post("/v2/profiles", examples.PROFILE, format="json")
+    assert response.status_code == 200
+    ids = [purchase(api, event_id=f"ORDER-{i}") for i in range(5)]
+    sandbox.fail_next("timeout", 3, delay=10, paths=[EVENT_ADD_PATH])
+    started = time.monotonic()
+    account_deliver(account_id=account.pk)
+    assert time.monotonic() - started < 5  # a bound with room for a busy machine
+    ended = sorted((latest(i).status, latest(i).last_error) for i in ids)
+    assert [status for status, _ in ended] == ["pending"] * 3 + ["sent"] * 2
+    assert "did not answer within 2 s" in ended[0][1]
 
 
 def test_an_update_refused_by_salesmanago_fails_and_adds_nothing(
