@@ -18,7 +18,16 @@ from bench.profile import parse_raw, summarize
 
 LUA = Path(__file__).resolve().parent / "signed.lua"
 # (worker class, workers, threads per worker): the configurations compared on 2 cores.
-CANDIDATES = [("sync", 2, 1), ("sync", 3, 1), ("sync", 4, 1), ("gthread", 2, 4)]
+# gthread lets a process's concurrent single ingests share a statement (group commit,
+# ingestion/grouping.py); sync serves one request per process, so never does.
+CANDIDATES = [
+    ("gthread", 2, 8),
+    ("sync", 3, 1),
+    ("sync", 2, 1),
+    ("sync", 4, 1),
+    ("gthread", 2, 4),
+    ("gthread", 3, 8),
+]
 CONNECTIONS = 16
 BATCH_CONNECTIONS = 8
 SINGLE = "/v3/profiles"
