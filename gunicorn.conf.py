@@ -17,6 +17,14 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
 
 
+# Threads, so that a process's concurrent single ingests are written by one statement
+# (group commit, ingestion/grouping.py); a sync worker serves one request at a time and
+# writes each alone. 8 threads a process won make bench on 2 cores (bench/PROFILE.md):
+# run about one worker per core (--workers on the command line).
+worker_class = "gthread"
+threads = 8
+
+
 def post_worker_init(worker):
     # Django and the app are loaded by now: moving them out of the collector's view
     # keeps each collection from walking them again (a 1,000-item batch makes many).

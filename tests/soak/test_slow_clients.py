@@ -1,5 +1,5 @@
 """Slow clients against the production setup (deploy/nginx.conf in front of gunicorn
-with 2 sync workers): 200 connections send their headers or their body a byte a second
+with 2 workers): 200 connections send their headers or their body a byte a second
 while normal signed requests run. nginx holds the slow ones; gunicorn sees a request only
 once it is complete, so no worker waits and the normal requests stay fast.
 
