@@ -4,15 +4,26 @@ Requests are signed as customers sign them, so authentication is counted. A proc
 keeps a key it has looked up (DATATALKS_CREDENTIAL_CACHE_SECONDS), so after a key's
 first request authentication costs no query; the first costs the key's SELECT and the
 once-a-minute last_used_at UPDATE.
+
+A single ingest's statement is shared with the requests of the process's other threads
+written with it (group commit): a group of them is one statement too, pinned below
+in-process and over HTTP by tests/ingestion/test_group_commit.py.
 """
 
 import copy
+import time
+import uuid
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ingestion import examples
+from ingestion.caller import ApiCaller
 from ingestion.credentials import credential_cache_clear
+from ingestion.request_log import LogEntry
+from ingestion.validation import judgement_of, validate_body
+from ingestion.writes import Single, singles_write
+from mappings.spec import spec_for_customer
 
 
 def changed(example: dict, **data) -> dict:
@@ -75,3 +86,23 @@ def test_a_batch_is_a_fixed_number_of_statements(api):
     expected = ["SAVEPOINT", "WITH", "RELEASE", "INSERT"]
     assert statements(api, "/v3/profiles/batch", batch(3, "B")) == expected
     assert statements(api, "/v3/profiles/batch", batch(300, "C")) == expected
+
+
+def test_a_group_of_single_ingests_is_one_statement(demo):
+    caller = ApiCaller(customer=demo, environment="production", access_key_id="K")
+    spec = spec_for_customer(customer=demo)
+
+    def single(n: int) -> Single:
+        body = changed(examples.PROFILE, customer_id=n, email=f"g{n}@x.com")
+        request, errors = validate_body(
+            body, spec=spec, category="profile", version="v2"
+        )
+        assert not errors
+        entry = LogEntry(uuid.uuid4(), "POST", "/v2/profiles", time.perf_counter())
+        return Single(caller, request, entry, judgement_of(body, spec))
+
+    singles_write(spec=spec, singles=[single(0)])  # the routes, compiled once
+    with CaptureQueriesContext(connection) as queries:
+        stored = singles_write(spec=spec, singles=[single(n) for n in range(1, 6)])
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["WITH"]
+    assert len({s.datatalks_id for s in stored}) == 5
