@@ -7,7 +7,9 @@ process's last report plus what it counted since, passes the limit. A thread of 
 process reports its counts to Redis every ``REPORT_SECONDS`` (``INCRBY``, which
 returns the key's total over every process). So a key may exceed its limit by what
 the other processes admitted since their last report: at most (processes x the key's
-rate x ``REPORT_SECONDS``) requests, 0.1 s of its rate per process.
+rate x ``REPORT_SECONDS``) requests, 0.1 s of its rate per process. A refusal is
+confirmed first: the process reports at once and judges the request again by the
+fresh total (a round trip for refused requests only).
 
 When a report finds Redis away the limit fails open: requests pass, a warning is
 logged, and Redis is left alone for a few seconds, after which counting resumes. Since
@@ -76,6 +78,12 @@ class _Counts:
                 ).start()
             return self.known.get(access_key_id, 0) + unreported
 
+    def current(self, access_key_id: str) -> int:
+        with self.lock:
+            return self.known.get(access_key_id, 0) + self.unreported.get(
+                access_key_id, 0
+            )
+
     def _roll(self, window: int) -> None:
         if window != self.window:
             self.window, self.known, self.unreported = window, {}, {}
@@ -109,6 +117,15 @@ def count_request(access_key_id: str, now: float) -> int | None:
     if not settings.REDIS_URL or now < _breaker_until:
         return None
     return _counts.count(access_key_id, now)
+
+
+def count_confirmed(access_key_id: str, now: float) -> int | None:
+    """The key's count after reporting at once (a request about to be refused is
+    judged by fresh figures); None when the report finds Redis away."""
+    counts_report(now)
+    if now < _breaker_until:
+        return None
+    return _counts.current(access_key_id)
 
 
 _reporting = threading.Lock()
@@ -165,6 +182,9 @@ class KeyRateThrottle(BaseThrottle):
         now = time.time()
         count = count_request(caller.access_key_id, now)
         limit = limit_for(caller)
+        if count is None or count <= limit:
+            return True
+        count = count_confirmed(caller.access_key_id, now)
         if count is None or count <= limit:
             return True
         wait = WINDOW_SECONDS - (now % WINDOW_SECONDS)

@@ -201,10 +201,12 @@ def delivery_statuses() -> dict[str, int]:
     return counts
 
 
-def probe_rate_limit(session, url: str, limit: int, start: int) -> list:
-    """Sends until the first 429, at most two windows' worth (a minute may turn)."""
+def probe_rate_limit(session, url: str, limit: int, start: int, processes: int) -> list:
+    """Sends until the first 429, at most two windows' worth (a minute may turn). A
+    window's worth is what the processes may admit before one learns the others'
+    counts (ingestion/throttling.py): up to the limit each, then one more."""
     outcomes = []
-    for n in range(start, start + 2 * limit + 2):
+    for n in range(start, start + 2 * (processes * limit + 1)):
         outcomes.append(send(session, url, profile(n)))
         if outcomes[-1].status == 429:
             break
@@ -223,7 +225,7 @@ def run_redis_outage(
     servers(Worker(redis.url, tmp_path / "worker.log"))
     url = api.url + "/v3/profiles"
     session = signed_session(credential.access_key_id, secret)
-    before = probe_rate_limit(session, url, limit, 1)
+    before = probe_rate_limit(session, url, limit, 1, threads)
     redis.stop()
     load = Load(
         url,
@@ -238,7 +240,7 @@ def run_redis_outage(
     redis.start()
     # The limiter leaves Redis alone for 5 s after an error, then counts again.
     time.sleep(6)
-    after = probe_rate_limit(session, url, limit, 200_000)
+    after = probe_rate_limit(session, url, limit, 200_000, threads)
     return before, outage, after, api
 
 
