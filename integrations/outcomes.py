@@ -114,18 +114,21 @@ def record(
 def _record_sql(deliveries, per_item, attempt, event_ids, fields) -> Counter:
     ids = [d.pk for d in deliveries]
     params: dict = {"claim": deliveries[0].claim, "sending": DeliveryStatus.SENDING}
-    columns, arrays = ["id"], ["%(id)s::uuid[]"]
+    columns, arrays = ["id"], ["%(id)b::uuid[]"]
     params["id"] = ids
     sets = ["claim = NULL", "call_started_at = NULL"]
     if attempt:
         sets.append("attempts = d.attempts + 1")
     for name, values in per_item.items():
         field = Delivery._meta.get_field(name)
-        columns.append(name)
-        arrays.append(f"%({name})s::{field.db_type(connection)}[]")
         # A row without its own value takes the one for all rows, if any, or keeps.
         default = fields.get(name)
-        params[name] = [_prep(field, values.get(pk, default)) for pk in ids]
+        column = [_prep(field, values.get(pk, default)) for pk in ids]
+        if all(value is None for value in column):
+            continue  # every row keeps its value (and an array of nulls has no type)
+        columns.append(name)
+        arrays.append(f"%({name})b::{field.db_type(connection)}[]")
+        params[name] = column
         sets.append(f"{name} = COALESCE(v.{name}, d.{name})")
     for name, value in fields.items():
         if name not in per_item:
@@ -139,7 +142,9 @@ def _record_sql(deliveries, per_item, attempt, event_ids, fields) -> Counter:
     )
     if event_ids:
         sql = _keep_event_ids(deliveries[0].account_id, event_ids, params) + sql
-    with connection.cursor() as cursor:
+    # The columns go in binary, apart from the SQL: quoting them into it was three
+    # quarters of the statement's worker CPU.
+    with connection.binding_cursor() as cursor:
         cursor.execute(sql, params)
         return Counter(status for (status,) in cursor.fetchall())
 
@@ -155,8 +160,8 @@ def _keep_event_ids(account_id: int, event_ids: list[tuple], params: dict) -> st
         f"WITH kept AS (INSERT INTO {_EVENT} "  # noqa: S608 (names only)
         "(account_id, data_point_id, revision, event_id, created_at, updated_at) "
         "SELECT %(ev_account)s, k.data_point_id, k.revision, k.event_id, "
-        "%(ev_now)s, %(ev_now)s FROM unnest(%(ev_data_point)s::uuid[], "
-        "%(ev_revision)s::integer[], %(ev_event_id)s::varchar(100)[]) "
+        "%(ev_now)s, %(ev_now)s FROM unnest(%(ev_data_point)b::uuid[], "
+        "%(ev_revision)b::integer[], %(ev_event_id)b::varchar(100)[]) "
         "AS k(data_point_id, revision, event_id) "
         "ON CONFLICT (data_point_id, account_id) DO UPDATE SET "
         "event_id = EXCLUDED.event_id, revision = EXCLUDED.revision, "

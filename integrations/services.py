@@ -322,9 +322,31 @@ def _claim(account: SalesmanagoAccount, limit: int) -> list[Delivery]:
     claimed = list(
         Delivery.objects.filter(claim=token, status=DeliveryStatus.SENDING)
         .select_related("data_point__profile")
+        .only(*_SENT_WITH)
         .order_by("created_at")
     )
     return _coalesce(claimed)
+
+
+# What a send reads of its deliveries, their data points and profiles: the rest (the
+# excerpts of earlier attempts, timestamps) was half of the claim's worker CPU.
+_SENT_WITH = (
+    "account_id",
+    "data_point_id",
+    "revision",
+    "category",
+    "kind",
+    "status",
+    "attempts",
+    "created_at",
+    "claim",
+    "call_started_at",
+    "contact_email",
+    "data_point__data",
+    "data_point__data_point_type_id",
+    "data_point__profile_type_id",
+    "data_point__profile__data",
+)
 
 
 def _coalesce(claimed: list[Delivery]) -> list[Delivery]:
