@@ -8,9 +8,10 @@ flight in this process is written at once, by its own thread; requests that arri
 while one is in flight queue, and when it ends the first of them writes every queued
 one (up to ``limit``) by one call of ``write``. The thread that writes a group first
 waits ``wait`` for more to come when the scope is contended: others were queued when
-it came, or its last group held more than one. So groups grow under load, and a
-request that finds its scope idle and uncontended (a lone request, any request of a
-one-thread worker) is written at once: it waits for nothing.
+it came, or its last group held more than one. It stops waiting as soon as every
+thread that submitted in the last second is queued, since no other can come then. So
+groups grow under load, and a request that finds its scope idle and uncontended (a
+lone request, any request of a one-thread worker) is written at once.
 
 - Each request gets its own result, once the group's statement has committed.
 - Two requests with the same key (a Hard-ID) never share a write (a statement changes
@@ -59,7 +60,9 @@ class GroupCommit:
     def __init__(self, *, limit: int):
         self.limit = limit
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._scopes: dict[Hashable, _Scope] = {}
+        self._threads: dict[int, float] = {}  # thread id: when it last submitted
 
     def submit(
         self,
@@ -75,8 +78,10 @@ class GroupCommit:
         Raises what writing ``item`` alone raised."""
         member = _Member(key, item)
         with self._lock:
+            self._threads[threading.get_ident()] = time.monotonic()
             state = self._scopes.setdefault(scope, _Scope())
             state.queue.append(member)
+            self._arrived.notify_all()
             member.lead = not state.busy
             contended = state.busy or state.last_group > 1
             state.busy = True
@@ -93,8 +98,8 @@ class GroupCommit:
     def _lead(self, scope, state: _Scope, write, wait: float) -> None:
         """Writes the queue's next group (this thread's request first), then hands
         the scope to the first request still queued, or leaves it idle."""
-        if wait and len(state.queue) < self.limit:
-            time.sleep(wait)
+        if wait:
+            self._gather(state, wait)
         group = self._take(state)
         try:
             _write_group(group, write)
@@ -111,6 +116,25 @@ class GroupCommit:
                 following.woken.set()
             for member in group[1:]:
                 member.woken.set()
+
+    def _gather(self, state: _Scope, wait: float) -> None:
+        """Waits up to ``wait`` for more requests, while some thread that may bring
+        one is not queued yet."""
+        deadline = time.monotonic() + wait
+        with self._lock:
+            while len(state.queue) < min(self.limit, self._submitting()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._arrived.wait(left)
+
+    def _submitting(self) -> int:
+        """Threads that submitted in the last second (under the lock)."""
+        now = time.monotonic()
+        for ident, last in list(self._threads.items()):
+            if now - last > 1.0:
+                del self._threads[ident]
+        return len(self._threads)
 
     def _take(self, state: _Scope) -> list[_Member]:
         """The queued requests of the next group: at most ``limit``, one per key, in
