@@ -1,3 +1,4 @@
+import threading
 from functools import wraps
 
 from django.contrib import admin
@@ -33,6 +34,23 @@ def self_contained(view):
     return wrapped
 
 
+def one_build_at_a_time(view):
+    """The OpenAPI document's view, built by one thread of a process at a time.
+
+    drf-spectacular loads its extension classes on a process's first build, and that
+    load is not thread-safe: under gthread, the first requests for the document arriving
+    together in a fresh worker answered 500 (AttributeError in its ``_load_class``).
+    """
+    building = threading.Lock()
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        with building:
+            return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 # "View site" leads to what this site publishes: its API documentation. The navigation
 # sidebar is off so that lists have the screen's width (every page links home).
 admin.site.site_header = "Data Talks API"
@@ -44,7 +62,11 @@ urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),
     path("readyz", ReadyView.as_view(), name="readyz"),
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "api/schema/",
+        one_build_at_a_time(SpectacularAPIView.as_view()),
+        name="schema",
+    ),
     path(
         "api/docs/",
         self_contained(SpectacularSwaggerView.as_view(url_name="schema")),

@@ -1,8 +1,14 @@
 """The OpenAPI document: it validates, documents every endpoint, and is served."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+import requests
 import yaml
 from django.core.management import call_command
+
+from tests.harness import processes
+from tests.harness.faults import server_env, shared_test_database_url
 
 CATEGORIES = ("profiles", "events", "inventory")
 ENDPOINTS = [f"/{v}/{n}" for v in ("v2", "v3") for n in CATEGORIES] + [
@@ -64,3 +70,33 @@ def test_the_file_endpoints_are_documented(capsys):
     assert upload["security"] == [{"awsSigV4File": []}]
     errors = schema["paths"]["/v3/files/{file_id}/errors"]["get"]["responses"]["200"]
     assert {"application/json", "text/csv"} <= set(errors["content"])
+
+
+def test_a_fresh_servers_first_documents_requested_together_are_all_served(
+    tmp_path, db
+):
+    """gthread: the first builds of the document in a process run in threads at once
+    (drf-spectacular's first build is not thread-safe; it answered 500)."""
+    env = server_env(shared_test_database_url(), "")
+    port = processes.free_port()
+    server = processes.start(
+        processes.gunicorn_command(port, workers=1, worker_class="gthread", threads=8),
+        log=tmp_path / "gunicorn.log",
+        env=env,
+    )
+    url = processes.loopback_url(port)
+    try:
+        # Readiness from a page that does not build the document.
+        processes.wait_for(lambda: processes.answers(url + "/healthz"), 30, "gunicorn")
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(
+                pool.map(
+                    lambda _: (
+                        requests.get(url + "/api/schema/", timeout=60).status_code
+                    ),
+                    range(8),
+                )
+            )
+    finally:
+        processes.stop(server)
+    assert answers == [200] * 8, (tmp_path / "gunicorn.log").read_text()[-3000:]
