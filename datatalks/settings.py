@@ -268,10 +268,11 @@ DATATALKS_RATE_LIMIT_PER_MINUTE = env_int(
 )
 # Group commit (ingestion/grouping.py): a web process's concurrent single ingests of one
 # customer are written by one statement. A request that finds one being written waits
-# for it, then the first of those waiting waits this many ms more for others before
-# writing them all; a request that finds none is written at once (no added latency).
+# for it, and then the first of those waiting writes them all; after groups of three or
+# more (saturation) it first waits up to this many microseconds for others, less once
+# every thread of the process is queued. A lone request is written at once.
 DATATALKS_GROUP_COMMIT = env_bool("DATATALKS_GROUP_COMMIT", True)
-DATATALKS_GROUP_COMMIT_WAIT_MS = env_int("DATATALKS_GROUP_COMMIT_WAIT_MS", 1)
+DATATALKS_GROUP_COMMIT_WAIT_US = env_int("DATATALKS_GROUP_COMMIT_WAIT_US", 1000)
 # Request-log rows per minute per web process for requests with no valid key (refused
 # signatures, unknown paths): anyone can send those, and each row is a database write.
 DATATALKS_REQUEST_LOG_ANONYMOUS_PER_MINUTE = env_int(

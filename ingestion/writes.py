@@ -275,7 +275,7 @@ def _single_write(spec: CustomerSpec, single: Single) -> Stored:
         key=_key(single.request),
         item=single,
         write=lambda singles: singles_write(spec=spec, singles=singles),
-        wait=settings.DATATALKS_GROUP_COMMIT_WAIT_MS / 1000,
+        wait=settings.DATATALKS_GROUP_COMMIT_WAIT_US / 1e6,
     )
 
 

@@ -35,7 +35,7 @@ def api(tmp_path, demo):
     env = server_env(
         shared_test_database_url(),
         "",  # no Redis: no rate limit, no delivery wake (the outbox rows stay)
-        DATATALKS_GROUP_COMMIT_WAIT_MS=str(GROUP_WAIT_MS),
+        DATATALKS_GROUP_COMMIT_WAIT_US=str(GROUP_WAIT_MS * 1000),
     )
     args = ("--worker-class", "gthread", "--threads", str(THREADS))
     server = Gunicorn(env, tmp_path / "gunicorn.log", workers=1, extra_args=args)
