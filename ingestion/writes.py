@@ -274,9 +274,19 @@ def _single_write(spec: CustomerSpec, single: Single) -> Stored:
         scope=scope,
         key=_key(single.request),
         item=single,
-        write=lambda singles: singles_write(spec=spec, singles=singles),
+        write=lambda singles: _group_write(spec, singles),
         wait=settings.DATATALKS_GROUP_COMMIT_WAIT_US / 1e6,
     )
+
+
+def _group_write(spec: CustomerSpec, singles: list[Single]) -> list[Stored]:
+    """A group's statement, or after it failed one request's alone, on a connection
+    that works: when the failure ended the writing thread's connection (the server
+    went away mid-statement, which rolled it back), the retries reconnect instead of
+    failing every request of the group with the lost connection."""
+    if connection.errors_occurred:
+        connection.close_if_unusable_or_obsolete()
+    return singles_write(spec=spec, singles=singles)
 
 
 def singles_write(*, spec: CustomerSpec, singles: list[Single]) -> list[Stored]:

@@ -1,7 +1,8 @@
 """Group commit, over signed HTTP to gunicorn with threads (ingestion/grouping.py): the
 single ingests a process serves at once are written by one statement, each answered
 with its own Datatalks ID and logged by its own row; a Hard-ID is never written twice
-by one statement; a request the database refuses fails itself, not its group.
+by one statement; a request the database refuses fails itself, not its group; a group
+whose connection is lost mid-statement is written again, alone, on a new one.
 
 A request that finds no write of its customer in flight is written at once; those
 that arrive while one is in flight queue, and the first of them waits GROUP_WAIT_MS for
@@ -16,6 +17,7 @@ import copy
 import threading
 import time
 
+import psycopg
 import pytest
 from django.db import connection, transaction
 
@@ -59,9 +61,10 @@ def post(api, body: dict) -> dict:
     return {"status": response.status_code, **response.json()}
 
 
-def post_together(api, bodies: list[dict]) -> list[dict]:
+def post_together(api, bodies: list[dict], then=None) -> list[dict]:
     """Posts every body at once, each from its own thread, while the server writes
-    another request of the customer; the answers, in order."""
+    another request of the customer; the answers, in order. ``then()`` runs
+    once that write is let go, before the answers are awaited."""
     answers: list = [None] * len(bodies)
 
     def send(i: int) -> None:
@@ -72,6 +75,8 @@ def post_together(api, bodies: list[dict]) -> list[dict]:
         for thread in threads:
             thread.start()
         time.sleep(1.0)  # they reach the server's queue (the release would not wait)
+    if then is not None:
+        then()
     for thread in threads:
         thread.join(60)
     return answers
@@ -205,3 +210,53 @@ def test_a_request_the_database_refuses_fails_itself_not_its_group(
     assert [rows[a["requestId"]].status_code for a in answers] == [200, 200, 500, 200]
     assert all(rows[a["requestId"]].changed for a in good)
     assert "a group of 4 writes failed (IntegrityError)" in api.log_text()
+
+
+def test_a_group_whose_connection_is_lost_is_written_again_on_a_new_one(api):
+    """The thread that writes a group loses its connection mid-statement (the
+    server ended it: a restart, a failover, a terminated backend): the statement
+    was rolled back, and each request is written again alone, on a connection of
+    its own thread's that works, not refused with the lost one."""
+    held = post(api, profile(20))
+    assert held["status"] == 200
+    bodies = [profile(20, city="Lost"), profile(21), profile(22), profile(23)]
+    with psycopg_connection() as locking:
+        # the group's statement waits on data point 20 until its backend is ended
+        locking.execute(
+            f"SELECT 1 FROM {DataPoint._meta.db_table} WHERE id = %s FOR UPDATE",  # noqa: S608
+            [held["datatalksId"]],
+        )
+
+        def end_the_wait() -> None:
+            end_the_waiting_backend()
+            locking.commit()
+
+        answers = post_together(api, bodies, then=end_the_wait)
+    assert [a["status"] for a in answers] == [200] * 4, answers
+    assert DataPoint.objects.get(pk=held["datatalksId"]).data["city"] == "Lost"
+    rows = logged(answers)
+    assert [rows[a["requestId"]].status_code for a in answers] == [200] * 4
+    assert "a group of 4 writes failed (OperationalError)" in api.log_text()
+
+
+def psycopg_connection() -> psycopg.Connection:
+    """A connection of the test's own, beside Django's (a lock held apart)."""
+    db = connection.settings_dict
+    return psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"]
+    )
+
+
+def end_the_waiting_backend() -> None:
+    """Ends the server's backend that waits for a lock (pg_terminate_backend)."""
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchall() == [(True,)]:
+                return
+            time.sleep(0.02)
+    raise TimeoutError("the group's statement never waited for the lock")
