@@ -56,7 +56,7 @@ def credential_deactivate(*, credential: ApiCredential) -> None:
     """Deactivates a key; the next request signed with it is refused."""
     ApiCredential.objects.filter(pk=credential.pk).update(active=False)
     credential.active = False
-    credential_cache_clear()
+    _changed()
     logger.info(
         "API credential deactivated", extra={"access_key_id": credential.access_key_id}
     )
@@ -84,10 +84,13 @@ _LOOKUP = (
 
 
 # Keys looked up by this process: access key id -> (monotonic expiry, credential). A key
-# that is not found is not kept, so a new key works at once.
+# that is not found is not kept, so a new key works at once. A look-up keeps what it
+# read only if the cache was not cleared meanwhile (``_cleared`` counts the clears):
+# another thread of the process may have changed the key since the row was read.
 _cache: dict[str, tuple[float, ApiCredential]] = {}
 _CACHE_MAX_KEYS = 10_000
 _cache_lock = threading.Lock()
+_cleared = 0
 
 
 def credential_for_access_key(access_key_id: str) -> ApiCredential | None:
@@ -103,12 +106,13 @@ def credential_for_access_key(access_key_id: str) -> ApiCredential | None:
     hit = _cache.get(access_key_id)
     if hit is not None and now < hit[0]:
         return hit[1]
+    cleared = _cleared
     credential = _credential_lookup(access_key_id)
     ttl = settings.DATATALKS_CREDENTIAL_CACHE_SECONDS
     with _cache_lock:
         if credential is None or not ttl:
             _cache.pop(access_key_id, None)
-        else:
+        elif cleared == _cleared:
             if len(_cache) >= _CACHE_MAX_KEYS:
                 _cache.clear()
             _cache[access_key_id] = (now + ttl, credential)
@@ -118,14 +122,24 @@ def credential_for_access_key(access_key_id: str) -> ApiCredential | None:
 def credential_cache_clear(**_signal_arguments) -> None:
     """Forgets every key this process keeps (cheap: the next request of each key looks
     it up again)."""
+    global _cleared
     with _cache_lock:
         _cache.clear()
+        _cleared += 1
+
+
+def _changed(**_signal_arguments) -> None:
+    """A key or a customer changed: forgotten now, and again when the change commits
+    (until then another thread of the process still reads, and would keep, the old
+    row)."""
+    credential_cache_clear()
+    transaction.on_commit(credential_cache_clear)
 
 
 # Whatever changes a key or a customer in this process takes effect here at once.
-config_changed.connect(credential_cache_clear, dispatch_uid="credential_cache")
-post_save.connect(credential_cache_clear, sender=ApiCredential, dispatch_uid="cred_s")
-post_delete.connect(credential_cache_clear, sender=ApiCredential, dispatch_uid="cred_d")
+config_changed.connect(_changed, dispatch_uid="credential_cache")
+post_save.connect(_changed, sender=ApiCredential, dispatch_uid="cred_s")
+post_delete.connect(_changed, sender=ApiCredential, dispatch_uid="cred_d")
 
 
 def _credential_lookup(access_key_id: str) -> ApiCredential | None:

@@ -3,19 +3,22 @@
 import io
 import re
 import subprocess
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 
 from datatalks.crypto import decrypt
-from ingestion import examples
+from ingestion import credentials, examples
 from ingestion.credentials import (
     credential_create,
+    credential_deactivate,
     credential_for_access_key,
     credential_mark_used,
 )
@@ -113,6 +116,64 @@ def test_last_used_update_is_conditional_across_concurrent_requests(demo):
     credential_mark_used(credential=credential, now=now)
     credential_mark_used(credential=earlier_copy, now=now + timedelta(seconds=5))
     assert last_used(credential) == now
+
+
+# The per-process cache, under gthread (several threads of a process look keys up).
+
+
+def looked_up_in_another_thread(access_key_id: str, *, meanwhile=None):
+    """The key as another thread of this process looks it up; ``meanwhile()`` runs
+    after that thread has read the key's row and before it keeps what it read."""
+    read, resume = threading.Event(), threading.Event()
+    lookup = credentials._credential_lookup
+
+    def slow_lookup(key):
+        try:
+            return lookup(key)
+        finally:
+            read.set()
+            resume.wait(30)
+
+    found = []
+
+    def look_up():
+        try:
+            found.append(credentials.credential_for_access_key(access_key_id))
+        finally:
+            connection.close()
+
+    with mock.patch.object(credentials, "_credential_lookup", slow_lookup):
+        thread = threading.Thread(target=look_up)
+        thread.start()
+        assert read.wait(30)
+        if meanwhile:
+            meanwhile()
+        resume.set()
+        thread.join(30)
+    return found[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_deactivated_during_another_threads_look_up_is_refused_at_once(demo):
+    credential, _ = credential_create(customer=demo)
+    key = credential.access_key_id
+    found = looked_up_in_another_thread(
+        key, meanwhile=lambda: credential_deactivate(credential=credential)
+    )
+    assert found is not None  # it read the key before the change
+    assert credential_for_access_key(key) is None  # but did not keep it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_deactivated_in_a_transaction_is_refused_once_it_commits(demo):
+    credential, _ = credential_create(customer=demo)
+    key = credential.access_key_id
+    with transaction.atomic():  # as the admin saves it
+        credential.active = False
+        credential.save()
+        # another thread, not seeing the change yet, looks the key up
+        assert looked_up_in_another_thread(key) is not None
+    assert credential_for_access_key(key) is None
 
 
 # Management commands.
