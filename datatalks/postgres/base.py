@@ -41,14 +41,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
 
 def _ended_by_server(conn: psycopg.Connection) -> bool:
+    # poll, not select: select takes no descriptor past 1,023, and a gthread worker
+    # with many kept-alive clients has more open (a connection past it was taken for
+    # ended, and replaced before every request).
+    try:
+        readable = select.poll()
+        readable.register(conn.fileno(), select.POLLIN)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return True
     # The FATAL message and the end of the stream may need a read each.
     for _ in range(3):
         try:
-            readable, _, _ = select.select([conn.fileno()], [], [], 0)
-        except (OSError, ValueError, psycopg.OperationalError):
+            if not readable.poll(0):
+                return False
+        except OSError:
             return True
-        if not readable:
-            return False
         try:
             conn.pgconn.consume_input()
         except psycopg.OperationalError:

@@ -53,3 +53,23 @@ def test_a_healthy_connection_is_checked_without_a_round_trip():
     finally:
         resume.cancel()
         os.kill(backend, signal.SIGCONT)
+
+
+@pytest.fixture
+def many_files_open():
+    """More than 1,024 descriptors open in this process, as in a gthread worker with
+    many kept-alive clients (up to worker_connections, 1,000, each a socket)."""
+    opened = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    yield
+    for fd in opened:
+        os.close(fd)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_with_a_descriptor_past_1024_is_kept(many_files_open):
+    """select() takes no descriptor past 1,023: the check must not call a healthy
+    connection ended there (it would then reconnect before every request)."""
+    connection.close()
+    connection.ensure_connection()
+    assert connection.connection.fileno() > 1024
+    assert connection.is_usable()
