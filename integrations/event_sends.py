@@ -20,14 +20,26 @@ from .salesmanago.results import ItemResult
 logger = logging.getLogger(__name__)
 
 
+NOT_RESENT = (
+    "It is not resent on its own (a duplicate event fires automations twice): check "
+    "the contact in Salesmanago, then Replay it here if it is missing."
+)
+UNANSWERED = (
+    "{error} after the request was sent, so Salesmanago may have this event already. "
+    + NOT_RESENT
+)
+
+
 @dataclass(frozen=True)
 class EventCall:
     """One event's call: its result (``remote_id`` is the eventId), the exchange when
-    a call was made, and the server's Retry-After when it sent one."""
+    a call was made, and the server's Retry-After when it sent one. ``in_doubt``: an
+    add sent but not answered, whose outcome is unknown (never retried)."""
 
     result: ItemResult
     exchange: Exchange | None
     retry_after: float | None = None
+    in_doubt: bool = False
 
 
 def event_ids(*, account_id: int, data_point_ids: Iterable) -> dict:
@@ -61,6 +73,12 @@ def event_ids_save(*, account_id: int, sent: list[tuple]) -> None:
 
 def event_call(outcome, event_id: str | None) -> EventCall:
     """An event call's outcome (an EventWave answer) as its delivery records it."""
+    if isinstance(outcome, SalesmanagoError) and outcome.in_doubt and not event_id:
+        # An add may have landed: a second one would add the event twice. An update
+        # names its event, so it is retried like any transient failure.
+        message = UNANSWERED.format(error=outcome.message)
+        result = ItemResult(False, None, message, True)
+        return EventCall(result, outcome.exchange, in_doubt=True)
     if isinstance(outcome, SalesmanagoError):
         result = ItemResult(False, event_id, outcome.message, outcome.permanent)
         return EventCall(result, outcome.exchange, outcome.retry_after)

@@ -209,7 +209,7 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     DEAD = "dead", "Dead (gave up retrying)"
     SUPERSEDED = "superseded", "Superseded by a newer revision"
-    UNKNOWN = "unknown", "Outcome unknown (the worker stopped during the call)"
+    UNKNOWN = "unknown", "Outcome unknown (an event add got no answer)"
     CANCELLED = "cancelled", "Cancelled (the person was erased)"
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from mappings.models import Category, Customer
 
-from .event_sends import EventCall, event_call, event_ids
+from .event_sends import NOT_RESENT, EventCall, event_call, event_ids
 from .models import (
     Delivery,
     DeliveryKind,
@@ -492,7 +492,8 @@ def _erase_contacts(client, erases: list[Delivery]) -> None:
 def _send_events(client, account, items: list[dict], sendable: list[Delivery]):
     """Events one call each, in waves of SALESMANAGO_EVENT_CALLS_AT_ONCE calls at
     once: an event Salesmanago already has (its eventId is kept) is updated, any
-    other is added and its eventId kept. A wave is marked on the wire once all its
+    other is added and its eventId kept; an add sent but not answered is marked
+    unknown, not added again (see event_call). A wave is marked on the wire once all its
     requests are built, then sent (see EventWave); it is recorded while the next
     wave's calls are on the wire, so at most two waves are in flight."""
     if not sendable:
@@ -545,6 +546,7 @@ def _record_event_calls(account, deliveries, wave, known: list, ours: set):
     sent = [(d, c.result) for d, c in pairs if c.result.ok]
     refused = {d.pk: c.result.message for d, c in pairs if _refused(c)}
     again = {d.pk: c.result.message for d, c in pairs if _again(c)}
+    doubtful = {d.pk: c.result.message for d, c in pairs if c.in_doubt}
     retry_after = max((c.retry_after or 0 for d, c in pairs if _again(c)), default=0)
     now = timezone.now()
     per_item = merged(
@@ -557,6 +559,10 @@ def _record_event_calls(account, deliveries, wave, known: list, ours: set):
         },
         failed(refused),
         retried([d for d in deliveries if d.pk in again], again, retry_after or None),
+        {
+            "status": dict.fromkeys(doubtful, DeliveryStatus.UNKNOWN),
+            "last_error": doubtful,
+        },
     )
     record(
         deliveries,
@@ -568,7 +574,7 @@ def _record_event_calls(account, deliveries, wave, known: list, ours: set):
 
 
 def _refused(call: EventCall) -> bool:
-    return not call.result.ok and call.result.permanent
+    return not call.result.ok and call.result.permanent and not call.in_doubt
 
 
 def _again(call: EventCall) -> bool:
@@ -771,8 +777,7 @@ def _retry(
 
 IN_DOUBT = (
     "The worker stopped during the call, so Salesmanago may have this event already. "
-    "It is not resent on its own (a duplicate event fires automations twice): check "
-    "the contact in Salesmanago, then Replay it here if it is missing."
+    + NOT_RESENT
 )
 
 

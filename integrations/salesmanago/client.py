@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from .addresses import (
@@ -337,7 +337,8 @@ class EventWave:
     Built requests are sent only by ``send``: the caller marks them on the wire in
     between (a worker that dies after its mark leaves the call in doubt, never sent
     twice). One call's failure is its own: its answer is a SalesmanagoError (or, for a
-    fault of ours, the exception) while its neighbours go on.
+    fault of ours, the exception) while its neighbours go on. A request written whose
+    answer never came is ``in_doubt`` (see _sent_unanswered).
     """
 
     def __init__(self, client: SalesmanagoClient, calls: list[tuple[dict, str | None]]):
@@ -406,7 +407,7 @@ class EventWave:
             response = call.conn.getresponse()
             text = response.data.decode("utf-8", "replace")
         except Exception as exc:
-            return self._failed(call, exc, self.pool)
+            return _sent_unanswered(self._failed(call, exc, self.pool))
         self.pool._put_conn(call.conn)
         status = response.status
         exchange = client._record(
@@ -431,6 +432,16 @@ class EventWave:
                 exc, call.started, call.url, call.excerpt, call.hidden
             )
         return exc
+
+
+def _sent_unanswered(failure: Exception) -> Exception:
+    """A call whose request was written (``send`` raised nothing) but whose answer
+    never came: Salesmanago may have done it, so a transient failure is in doubt.
+    A failure in ``send`` (refused or timed out at connect, an address refused) left
+    nothing complete on the wire and stays a plain one."""
+    if isinstance(failure, SalesmanagoError) and not failure.permanent:
+        failure.in_doubt = True
+    return failure
 
 
 # -- answers ---------------------------------------------------------------------------
@@ -486,8 +497,10 @@ def _transport_error(
     exc: Exception, timeout: float, hidden: tuple[str, ...], exchange: Exchange
 ) -> SalesmanagoError:
     """Timeouts and broken connections are transient; a malformed URL is not.
-    ``exc``: requests' errors, or urllib3's and the socket's in an EventWave."""
-    if isinstance(exc, (requests.Timeout, TimeoutError, Urllib3Timeout)):
+    ``exc``: requests' errors, or urllib3's and the socket's in an EventWave (whose
+    refused connection, NewConnectionError, is a urllib3 timeout only by descent)."""
+    timeouts = (requests.Timeout, TimeoutError, Urllib3Timeout)
+    if isinstance(exc, timeouts) and not isinstance(exc, NewConnectionError):
         message = f"Salesmanago did not answer within {timeout:g} s"
         return SalesmanagoError(message, permanent=False, exchange=exchange)
     config = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)

@@ -22,7 +22,10 @@ class SalesmanagoError(Exception):
     a v3 top-level ``reasonCode``). permanent=False: retry later (timeout, connection
     error, 429, 5xx, a body that is not JSON). ``retry_after`` is the server's
     Retry-After in seconds when it sent one. ``exchange`` is the call as made, when
-    one was made. The message never contains credentials.
+    one was made. ``in_doubt``: the request was written but no answer came (a read
+    timeout, a connection dropped after it), so Salesmanago may have done it; a call
+    refused at connect was never sent and is not in doubt. The message never
+    contains credentials.
     """
 
     def __init__(
@@ -33,6 +36,7 @@ class SalesmanagoError(Exception):
         retry_after: float | None = None,
         status: int | None = None,
         exchange: Exchange | None = None,
+        in_doubt: bool = False,
     ):
         super().__init__(message)
         self.message = message
@@ -40,6 +44,7 @@ class SalesmanagoError(Exception):
         self.retry_after = retry_after
         self.status = status
         self.exchange = exchange
+        self.in_doubt = in_doubt
 
     def __repr__(self) -> str:
         kind = "permanent" if self.permanent else "transient"

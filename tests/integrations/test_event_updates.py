@@ -10,9 +10,10 @@ from ingestion import examples
 from integrations.demo import salesmanago_demo_load
 from integrations.models import Delivery, SalesmanagoEvent
 from integrations.salesmanago.client import EVENT_ADD_PATH, EVENT_UPDATE_PATH
-from integrations.services import account_deliver, deliveries_sweep
+from integrations.services import account_deliver, deliveries_sweep, next_due_in
 from mappings.demo import demo_load
 from tests.harness.customers import signed_client
+from tests.harness.processes import free_port, loopback_url
 
 ORDER = examples.EVENT["data"]["event_id"]
 # The sender's statements commit on their own, as in a worker.
@@ -127,12 +128,12 @@ def test_an_add_answered_429_is_retried_and_added_once(api, account, sandbox):
     assert SalesmanagoEvent.objects.get().event_id == state["events"][0]["eventId"]
 
 
-def test_calls_of_a_wave_that_fail_fail_alone_and_each_event_is_added_once(
+def test_calls_of_a_wave_that_fail_fail_alone_and_no_event_is_added_twice(
     api, account, sandbox, settings
 ):
-    """One wave of five adds: one answered 503, one whose connection drops before
-    any answer; those two go again on the next run, the other three are sent, and
-    each order is added exactly once."""
+    """One wave of five adds: one answered 503 goes again on the next run; one whose
+    connection drops after its request was sent may have been added, so it ends
+    unknown and is not sent again; the other three are sent, none added twice."""
     settings.SALESMANAGO_EVENT_CALLS_AT_ONCE = 5
     response = api.post("/v2/profiles", examples.PROFILE, format="json")
     assert response.status_code == 200
@@ -141,15 +142,16 @@ def test_calls_of_a_wave_that_fail_fail_alone_and_each_event_is_added_once(
     sandbox.fail_next("503", 1, paths=[EVENT_ADD_PATH])
     sandbox.fail_next("disconnect", 1, paths=[EVENT_ADD_PATH])
     account_deliver(account_id=account.pk)
-    first = [latest(i) for i in ids]
-    assert sorted(d.status for d in first) == ["pending"] * 2 + ["sent"] * 3
-    errors = sorted(d.last_error for d in first if d.status == "pending")
-    assert "HTTP 503" in errors[1] and "Cannot reach Salesmanago" in errors[0]
+    first = sorted((latest(i).status, latest(i).last_error) for i in ids)
+    assert [status for status, _ in first] == ["pending"] + ["sent"] * 3 + ["unknown"]
+    assert "HTTP 503" in first[0][1]
+    assert "Cannot reach Salesmanago" in first[-1][1]
+    assert "may have this event already" in first[-1][1]
     account_deliver(account_id=account.pk)
-    assert {latest(i).status for i in ids} == {"sent"}
+    assert sorted(latest(i).status for i in ids) == ["sent"] * 4 + ["unknown"]
     state = sandbox.state()
-    assert state["calls"][EVENT_ADD_PATH] == 7
-    assert sorted(state["event_items"]) == orders
+    assert state["calls"][EVENT_ADD_PATH] == 6
+    assert len(state["event_items"]) == len(set(state["event_items"])) == 4
     kept = dict(SalesmanagoEvent.objects.values_list("data_point_id", "event_id"))
     assert sorted(kept.values()) == sorted(e["eventId"] for e in state["events"])
 
@@ -172,8 +174,77 @@ def test_calls_that_time_out_end_together_and_their_neighbours_are_sent(
     account_deliver(account_id=account.pk)
     assert time.monotonic() - started < 5  # a bound with room for a busy machine
     ended = sorted((latest(i).status, latest(i).last_error) for i in ids)
-    assert [status for status, _ in ended] == ["pending"] * 3 + ["sent"] * 2
-    assert "did not answer within 2 s" in ended[0][1]
+    assert [status for status, _ in ended] == ["sent"] * 2 + ["unknown"] * 3
+    assert "did not answer within 2 s" in ended[-1][1]
+
+
+def test_an_add_sent_but_not_answered_ends_unknown_and_is_not_added_again(
+    api, account, sandbox, settings
+):
+    """Salesmanago adds the event but answers after the client's timeout: sending
+    the add again would add the order twice (its automations would fire twice), so
+    it ends unknown for staff to check, as when a worker stops during the call. Its
+    neighbours in the wave are sent."""
+    settings.SALESMANAGO_EVENT_CALLS_AT_ONCE = 3
+    settings.SALESMANAGO_TIMEOUT_SECONDS = 1
+    response = api.post("/v2/profiles", examples.PROFILE, format="json")
+    assert response.status_code == 200
+    orders = [f"ORDER-{i}" for i in range(3)]
+    ids = [purchase(api, event_id=order) for order in orders]
+    sandbox.fail_next("timeout", 1, delay=5, process=True, paths=[EVENT_ADD_PATH])
+    account_deliver(account_id=account.pk)
+    ended = [latest(i) for i in ids]
+    assert sorted(d.status for d in ended) == ["sent", "sent", "unknown"]
+    [doubtful] = [d for d in ended if d.status == "unknown"]
+    assert "did not answer within 1 s after the request was sent" in doubtful.last_error
+    assert "Replay" in doubtful.last_error and doubtful.attempts == 1
+    # The backoff is 0 here: a retry would be due at once; none is made.
+    assert next_due_in(account.pk) is None
+    assert account_deliver(account_id=account.pk) == 0
+    assert latest(doubtful.data_point_id).status == "unknown"
+    state = sandbox.state()
+    assert state["calls"][EVENT_ADD_PATH] == 3
+    assert sorted(state["event_items"]) == orders  # each added once, the late one too
+
+
+def test_an_update_sent_but_not_answered_is_retried_and_updates_once(
+    api, account, sandbox, settings
+):
+    """An update names its event: sent again, it changes the same event."""
+    settings.SALESMANAGO_TIMEOUT_SECONDS = 1
+    delivered_once(api, account, sandbox)
+    datatalks_id = purchase(api, total_purchase_amount="50.00")
+    sandbox.fail_next("timeout", 1, delay=5, process=True, paths=[EVENT_UPDATE_PATH])
+    account_deliver(account_id=account.pk)
+    waiting = latest(datatalks_id)
+    assert (waiting.status, waiting.attempts) == ("pending", 1)
+    assert "did not answer within 1 s" in waiting.last_error
+    account_deliver(account_id=account.pk)
+    assert latest(datatalks_id).status == "sent"
+    state = sandbox.state()
+    assert state["calls"][EVENT_UPDATE_PATH] == 2
+    assert [e["value"] for e in state["events"]] == [50.0]
+    assert state["event_items"] == [ORDER]
+
+
+def test_an_add_refused_at_connect_is_retried_and_added_once(api, account, sandbox):
+    """Nothing reached Salesmanago, so the add goes again after its backoff."""
+    response = api.post("/v2/profiles", examples.PROFILE, format="json")
+    assert response.status_code == 200
+    assert account_deliver(account_id=account.pk) == 1
+    datatalks_id = purchase(api)
+    account.base_url = account.v3_base_url = loopback_url(free_port())
+    account.save()
+    account_deliver(account_id=account.pk)
+    waiting = latest(datatalks_id)
+    assert (waiting.status, waiting.attempts) == ("pending", 1)
+    assert "Cannot reach Salesmanago" in waiting.last_error
+    account.base_url = account.v3_base_url = sandbox.url
+    account.save()
+    account_deliver(account_id=account.pk)
+    assert latest(datatalks_id).status == "sent"
+    state = sandbox.state()
+    assert state["calls"][EVENT_ADD_PATH] == 1 and state["event_items"] == [ORDER]
 
 
 def test_an_update_refused_by_salesmanago_fails_and_adds_nothing(
