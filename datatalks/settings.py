@@ -108,6 +108,10 @@ except Exception as exc:  # dj_database_url raises several types for a bad URL
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "datatalks.postgres"
+    # A database host that vanished makes a (re)connect fail in 5 s, not libpq's
+    # default of waiting on TCP (about two minutes a request, one thread after another);
+    # ?connect_timeout=N in DATABASE_URL sets another.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0

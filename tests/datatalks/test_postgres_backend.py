@@ -3,12 +3,13 @@ before a request uses it, without a round trip on a healthy one."""
 
 import os
 import signal
+import socket
 import threading
 import time
 
 import psycopg
 import pytest
-from django.db import close_old_connections, connection
+from django.db import OperationalError, close_old_connections, connection, connections
 
 
 def terminate(pid: int) -> None:
@@ -73,3 +74,28 @@ def test_a_connection_with_a_descriptor_past_1024_is_kept(many_files_open):
     connection.ensure_connection()
     assert connection.connection.fileno() > 1024
     assert connection.is_usable()
+
+
+@pytest.mark.django_db
+def test_a_database_host_that_never_answers_is_given_up_on():
+    """A host that takes the connection and then says nothing (a vanished or hung
+    server): connecting fails after the configured connect_timeout (5 s), not after
+    libpq's default of waiting on TCP for minutes."""
+    silent = socket.create_server(("127.0.0.1", 0))  # the kernel accepts; no answer
+    db = {**connection.settings_dict, "PORT": silent.getsockname()[1]}
+    unreachable = type(connections["default"])(db)  # its own, not the test's
+    failed = []
+
+    def connect():
+        try:
+            unreachable.ensure_connection()
+        except Exception as exc:  # the assertion says which it was
+            failed.append(exc)
+
+    attempt = threading.Thread(target=connect, daemon=True)
+    attempt.start()
+    attempt.join(timeout=30)
+    silent.close()
+    assert not attempt.is_alive(), "still connecting after 30 s"
+    assert failed and isinstance(failed[0], OperationalError), failed
+    assert "timeout" in str(failed[0]).lower(), failed
