@@ -28,7 +28,11 @@ CANDIDATES = [
     ("gthread", 2, 4),
     ("gthread", 3, 8),
 ]
-CONNECTIONS = 16
+# wrk keeps its connections alive, and each stays with the gunicorn process that
+# accepted it: with 16, a run of gthread:2x8 could leave 12 on one process and 4 on the
+# other (about one run in three, the machine half idle). 32 spread near evenly, as
+# many clients do (and nginx opens one connection a request).
+CONNECTIONS = 32
 BATCH_CONNECTIONS = 8
 SINGLE = "/v3/profiles"
 BATCH = "/v3/profiles/batch"
