@@ -39,7 +39,7 @@ STEPS = [
     ),
     ("SigV4: signature check", "ingestion.sigv4", "verify"),
     (
-        "rate limit (Redis INCR+EXPIRE pipeline)",
+        "rate limit (counted in the process)",
         "ingestion.throttling",
         "count_request",
     ),
