@@ -117,12 +117,7 @@ def test_an_add_answered_429_is_retried_and_added_once(api, account, sandbox):
     assert response.status_code == 200
     datatalks_id = purchase(api)
     sandbox.fail_next("429", 1, paths=[EVENT_ADD_PATH])
-    account_deliver(account_id=account.pk)
-    waiting = latest(datatalks_id)
-    assert (waiting.status, waiting.attempts) == ("pending", 1)
-    assert "429" in waiting.last_error
-    account_deliver(account_id=account.pk)
-    assert latest(datatalks_id).status == "sent"
+    sent_on_the_second_run(account, datatalks_id, failed_with="429")
     state = sandbox.state()
     assert state["calls"][EVENT_ADD_PATH] == 2 and state["event_items"] == [ORDER]
     assert SalesmanagoEvent.objects.get().event_id == state["events"][0]["eventId"]
@@ -215,12 +210,9 @@ def test_an_update_sent_but_not_answered_is_retried_and_updates_once(
     delivered_once(api, account, sandbox)
     datatalks_id = purchase(api, total_purchase_amount="50.00")
     sandbox.fail_next("timeout", 1, delay=5, process=True, paths=[EVENT_UPDATE_PATH])
-    account_deliver(account_id=account.pk)
-    waiting = latest(datatalks_id)
-    assert (waiting.status, waiting.attempts) == ("pending", 1)
-    assert "did not answer within 1 s" in waiting.last_error
-    account_deliver(account_id=account.pk)
-    assert latest(datatalks_id).status == "sent"
+    sent_on_the_second_run(
+        account, datatalks_id, failed_with="did not answer within 1 s"
+    )
     state = sandbox.state()
     assert state["calls"][EVENT_UPDATE_PATH] == 2
     assert [e["value"] for e in state["events"]] == [50.0]
@@ -235,10 +227,7 @@ def test_an_add_refused_at_connect_is_retried_and_added_once(api, account, sandb
     datatalks_id = purchase(api)
     account.base_url = account.v3_base_url = loopback_url(free_port())
     account.save()
-    account_deliver(account_id=account.pk)
-    waiting = latest(datatalks_id)
-    assert (waiting.status, waiting.attempts) == ("pending", 1)
-    assert "Cannot reach Salesmanago" in waiting.last_error
+    left_pending(account, datatalks_id, failed_with="Cannot reach Salesmanago")
     account.base_url = account.v3_base_url = sandbox.url
     account.save()
     account_deliver(account_id=account.pk)
@@ -285,3 +274,19 @@ def test_an_update_on_the_wire_when_its_worker_stopped_is_sent_again(
     state = sandbox.state()
     assert [e["value"] for e in state["events"]] == [7.0]
     assert state["event_items"] == [ORDER]
+
+
+def left_pending(account, datatalks_id, *, failed_with: str) -> None:
+    """A run of the account's sender leaves the delivery pending after one attempt,
+    its error naming ``failed_with``."""
+    account_deliver(account_id=account.pk)
+    waiting = latest(datatalks_id)
+    assert (waiting.status, waiting.attempts) == ("pending", 1)
+    assert failed_with in waiting.last_error
+
+
+def sent_on_the_second_run(account, datatalks_id, *, failed_with: str) -> None:
+    """The first run leaves the delivery pending (``left_pending``), the next sends it."""
+    left_pending(account, datatalks_id, failed_with=failed_with)
+    account_deliver(account_id=account.pk)
+    assert latest(datatalks_id).status == "sent"
