@@ -119,7 +119,7 @@ def credential_for_access_key(access_key_id: str) -> ApiCredential | None:
     return credential
 
 
-def credential_cache_clear(**_signal_arguments) -> None:
+def credential_cache_clear() -> None:
     """Forgets every key this process keeps (cheap: the next request of each key looks
     it up again)."""
     global _cleared

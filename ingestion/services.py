@@ -20,7 +20,6 @@ from .privacy.suppression import REFUSED, split_suppressed, suppression_refusals
 from .request_log import LogEntry
 from .storage import (
     Stored,
-    hard_key_of,
     link_waiting_events,
     profile_link,
     record_secondary_ids,
@@ -170,7 +169,7 @@ def _store(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestReques
 
 def _store_by_id(caller, spec, request: IngestRequest) -> Stored:
     """A request naming its Datatalks ID: the same data point, or a Hard-ID change."""
-    hard_key = hard_key_of(request)
+    hard_key = request.hard_key
     scope = Q(
         customer_id=caller.customer.pk,
         environment=caller.environment,

@@ -90,10 +90,6 @@ class Stored:
     changed: bool = True
 
 
-def hard_key_of(request: IngestRequest) -> str:
-    return request.hard_key
-
-
 def profile_link(request: IngestRequest) -> tuple[int | None, str]:
     """The profile type and Hard-ID an event refers to, if any."""
     field = request.type.reference_field
@@ -107,12 +103,12 @@ def store_many(
 ) -> list[Stored]:
     """Upserts the requests (the last of equal Hard-IDs wins), records secondary ids,
     links waiting events; returns one Stored per request, in order."""
-    latest = {(r.type.id, hard_key_of(r)): r for r in requests}
+    latest = {request_key(r): r for r in requests}
     stored = upsert(caller=caller, spec=spec, requests=list(latest.values()))
     by_key = {(s.type.id, s.hard_key): s for s in stored}
     record_secondary_ids(caller=caller, requests=list(latest.values()), stored=stored)
     link_waiting_events(caller=caller, spec=spec, stored=stored)
-    return [by_key[(r.type.id, hard_key_of(r))] for r in requests]
+    return [by_key[request_key(r)] for r in requests]
 
 
 def upsert(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestRequest]):
@@ -129,7 +125,7 @@ def upsert(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestReques
             env,
             request.type.id,
             spec.group_keys[request.group_key],
-            hard_key_of(request),
+            request.hard_key,
             DataPoint._meta.get_field("data").get_db_prep_value(request.values, db),
             profile_type_id,
             profile_key,
@@ -146,12 +142,16 @@ def upsert(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestReques
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         changed = {(t, key): (pk, rev) for pk, rev, t, key in cursor.fetchall()}
-    unchanged = _unchanged(caller, [r for r in requests if _key(r) not in changed])
+    unchanged = _unchanged(
+        caller, [r for r in requests if request_key(r) not in changed]
+    )
     result = []
     for request in requests:
-        is_changed = _key(request) in changed
+        is_changed = request_key(request) in changed
         pk, revision = (
-            changed[_key(request)] if is_changed else unchanged[_key(request)]
+            changed[request_key(request)]
+            if is_changed
+            else unchanged[request_key(request)]
         )
         result.append(
             Stored(
@@ -159,7 +159,7 @@ def upsert(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestReques
                 revision=revision,
                 type=request.type,
                 group_key_id=spec.group_keys[request.group_key],
-                hard_key=hard_key_of(request),
+                hard_key=request.hard_key,
                 new=is_changed and revision == 1,
                 changed=is_changed,
             )
@@ -167,8 +167,9 @@ def upsert(*, caller: ApiCaller, spec: CustomerSpec, requests: list[IngestReques
     return result
 
 
-def _key(request: IngestRequest) -> tuple[int, str]:
-    return request.type.id, hard_key_of(request)
+def request_key(request: IngestRequest) -> tuple[int, str]:
+    """What identifies a request's data point: its type and Hard-ID."""
+    return request.type.id, request.hard_key
 
 
 def _unchanged(caller: ApiCaller, requests: list[IngestRequest]) -> dict:
@@ -178,7 +179,7 @@ def _unchanged(caller: ApiCaller, requests: list[IngestRequest]) -> dict:
     keys = " OR ".join(["(data_point_type_id = %s AND hard_id = %s)"] * len(requests))
     params: list[Any] = [caller.customer.pk, caller.environment]
     for request in requests:
-        params += list(_key(request))
+        params += list(request_key(request))
     with connection.cursor() as cursor:
         cursor.execute(_DP_IDS.format(keys=keys), params)
         return {(t, key): (pk, rev) for pk, rev, t, key in cursor.fetchall()}

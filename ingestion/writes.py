@@ -75,9 +75,9 @@ from .request_log import LogEntry, accepted_row
 from .storage import (
     CHANGED_COLUMNS,
     Stored,
-    hard_key_of,
     normalize_identifier,
     profile_link,
+    request_key,
     store_many,
 )
 from .validation import IngestRequest, Judgement
@@ -253,7 +253,7 @@ def datapoints_write(
         stored = _single_write(spec, Single(caller, request, *log))
         return Written([stored], logged=True)
     by_key = _write(caller, spec, requests, logs=None)
-    return Written([by_key[_key(r)] for r in requests], logged=False)
+    return Written([by_key[request_key(r)] for r in requests], logged=False)
 
 
 _groups = GroupCommit(limit=100)
@@ -272,7 +272,7 @@ def _single_write(spec: CustomerSpec, single: Single) -> Stored:
     scope = (customer.pk, single.caller.environment, spec.revision)
     return _groups.submit(
         scope=scope,
-        key=_key(single.request),
+        key=request_key(single.request),
         item=single,
         write=lambda singles: _group_write(spec, singles),
         wait=settings.DATATALKS_GROUP_COMMIT_WAIT_US / 1e6,
@@ -292,19 +292,19 @@ def _group_write(spec: CustomerSpec, singles: list[Single]) -> list[Stored]:
 def singles_write(*, spec: CustomerSpec, singles: list[Single]) -> list[Stored]:
     """Single ingests of one customer and environment, of distinct Hard-IDs, each
     with its request-log row: one statement (a statement changes a row once)."""
-    ordered = sorted(singles, key=lambda s: _key(s.request))
-    if len({_key(s.request) for s in singles}) < len(singles):
+    ordered = sorted(singles, key=lambda s: request_key(s.request))
+    if len({request_key(s.request) for s in singles}) < len(singles):
         raise ValueError("two requests for one Hard-ID in one statement")
     requests = [s.request for s in ordered]
     by_key = _write(ordered[0].caller, spec, requests, logs=ordered)
-    return [by_key[_key(s.request)] for s in singles]
+    return [by_key[request_key(s.request)] for s in singles]
 
 
 def _write(caller, spec, requests, logs) -> dict[tuple[int, str], Stored]:
     """The one statement; with ``logs`` (distinct Hard-IDs, in ``_key`` order), a
     request-log row for each."""
-    latest = {_key(r): r for r in requests}
-    unique = sorted(latest.values(), key=_key)  # one lock order for every writer
+    latest = {request_key(r): r for r in requests}
+    unique = sorted(latest.values(), key=request_key)  # one lock order for every writer
     params, parts = _statement(caller, spec, unique, logs)
     rows = _execute(_sql(parts), params)
     by_key = _stored(caller, spec, unique, rows, logs)
@@ -315,10 +315,6 @@ def _write(caller, spec, requests, logs) -> dict[tuple[int, str], Stored]:
         woken = sorted(set(accounts))
         transaction.on_commit(lambda: wake_accounts(woken))
     return by_key
-
-
-def _key(request: IngestRequest) -> tuple[int, str]:
-    return request.type.id, hard_key_of(request)
 
 
 def _execute(sql: str, params: dict[str, Any]) -> list[tuple]:
@@ -385,7 +381,7 @@ def _statement(caller, spec, requests, logs) -> tuple[dict[str, Any], list[str]]
         "id": [uuid.uuid4() for _ in requests],
         "type_id": [r.type.id for r in requests],
         "group_key_id": [spec.group_keys[r.group_key] for r in requests],
-        "hard_id": [hard_key_of(r) for r in requests],
+        "hard_id": [r.hard_key for r in requests],
         "data": [json.dumps(r.values) for r in requests],
         "category": [r.type.category for r in requests],
     }
@@ -478,12 +474,12 @@ def _stored(caller, spec, requests, rows, logs) -> dict[tuple[int, str], Stored]
         if pk is None:
             missing.append(request)
             continue
-        result[_key(request)] = Stored(
+        result[request_key(request)] = Stored(
             datatalks_id=pk,
             revision=revision,
             type=request.type,
             group_key_id=spec.group_keys[request.group_key],
-            hard_key=hard_key_of(request),
+            hard_key=request.hard_key,
             new=changed and revision == 1,
             changed=changed,
         )
@@ -500,19 +496,19 @@ def _arrived_meanwhile(caller, spec, requests, logs) -> dict[tuple[int, str], St
             customer_id=caller.customer.pk,
             environment=caller.environment,
             data_point_type_id=request.type.id,
-            hard_id=hard_key_of(request),
+            hard_id=request.hard_key,
         )
-        found[_key(request)] = Stored(
+        found[request_key(request)] = Stored(
             datatalks_id=pk,
             revision=revision,
             type=request.type,
             group_key_id=spec.group_keys[request.group_key],
-            hard_key=hard_key_of(request),
+            hard_key=request.hard_key,
             new=False,
             changed=False,
         )
     for single in logs or []:
-        if (stored := found.get(_key(single.request))) is not None:
+        if (stored := found.get(request_key(single.request))) is not None:
             RequestLog.objects.filter(pk=single.entry.request_id).update(
                 datatalks_id=stored.datatalks_id
             )

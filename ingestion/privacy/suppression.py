@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils.crypto import salted_hmac
 
 from ingestion.caller import ApiCaller
-from ingestion.storage import hard_key_of, normalize_identifier, profile_link
+from ingestion.storage import normalize_identifier, profile_link
 from ingestion.validation import IngestRequest
 
 from .models import Suppression
@@ -48,7 +48,7 @@ def _digests(text: str) -> list[str]:
 def request_identifiers(request: IngestRequest) -> list[str]:
     """What identifies a person in a valid body: its Hard-ID, the profile an event
     refers to, and its secondary ids (as hashed texts)."""
-    texts = [hard_id_text(request.type.id, hard_key_of(request))]
+    texts = [hard_id_text(request.type.id, request.hard_key)]
     profile_type_id, profile_key = profile_link(request)
     if profile_type_id is not None:
         texts.append(hard_id_text(profile_type_id, profile_key))

@@ -169,25 +169,6 @@ class SalesmanagoClient:
         data, exchange = self._post_v2(EVENTS_PATH, {"events": items})
         return Sent(event_results(items, data), exchange)
 
-    def add_event(self, item: dict) -> Sent:
-        """Adds one external event ({email|contactId, contactEvent}); the result's
-        ``remote_id`` is the eventId Salesmanago answered."""
-        return self._one_event(item, None)
-
-    def update_event(self, item: dict, event_id: str) -> Sent:
-        """Replaces the fields of the event ``event_id`` with the item's."""
-        if not event_id:
-            raise ValueError("update_event needs the event's id")
-        return self._one_event(item, event_id)
-
-    def _one_event(self, item: dict, event_id: str | None) -> Sent:
-        wave = self.event_wave([(item, event_id)])
-        wave.send([0])
-        [answer] = wave.answers()
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
     def event_wave(self, calls: list[tuple[dict, str | None]]) -> "EventWave":
         """Event calls to make at once: (item, eventId or None to add it) each."""
         return EventWave(self, calls)
