@@ -106,3 +106,21 @@ def test_a_group_of_single_ingests_is_one_statement(demo):
         stored = singles_write(spec=spec, singles=[single(n) for n in range(1, 6)])
     assert [q["sql"].split()[0] for q in queries.captured_queries] == ["WITH"]
     assert len({s.datatalks_id for s in stored}) == 5
+
+
+def test_the_write_is_prepared_once_per_connection_and_runs_its_generic_plan(api):
+    """PostgreSQL parses and plans the ingest's statement once per connection: on
+    every later run it executes the generic plan kept for it (datatalks/postgres)."""
+    for city in ("A", "B", "C"):
+        assert statements(api, "/v2/profiles", changed(examples.PROFILE, city=city))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE 'WITH item AS%%'"
+        )
+        plans = cursor.fetchall()
+    assert plans == [(3, 0)]
+    # The query log names the prepared statement's SQL (psycopg keeps no text of it).
+    with CaptureQueriesContext(connection) as queries:
+        api.post("/v2/profiles", changed(examples.PROFILE, city="D"), format="json")
+    assert queries.captured_queries[-1]["sql"].startswith("WITH item AS")
