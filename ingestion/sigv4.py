@@ -324,9 +324,16 @@ def check_signed_headers(parts: SignedParts) -> None:
         )
 
 
+# AMZ_DATE_FORMAT's digits (strptime took 4 % of the request's CPU in the signature check).
+_AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z", re.ASCII)
+
+
 def request_time(amz_date: str) -> datetime:
     try:
-        return datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
+        fields = _AMZ_DATE.fullmatch(amz_date)
+        if fields is None:
+            raise ValueError
+        return datetime(*map(int, fields.groups()), tzinfo=UTC)
     except ValueError:
         raise SigV4Error(
             f"Date must be in ISO-8601 'basic format'. Got '{amz_date[:40]}'. "
