@@ -20,8 +20,9 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 # Threads, so that a process's concurrent single ingests are written by one statement
 # (group commit, ingestion/grouping.py); a sync worker serves one request at a time and
 # writes each alone. 8 threads a process won make bench on 2 cores (bench/PROFILE.md):
-# run about one worker per core (--workers on the command line).
-worker_class = "gthread"
+# run about one worker per core (--workers on the command line). gthread, sharing new
+# connections fairly between the processes (datatalks/workers.py).
+worker_class = "datatalks.workers.ThreadWorker"
 threads = 8
 
 

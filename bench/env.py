@@ -22,6 +22,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 PG_HOST_URL = PG_ADMIN_URL.rsplit("/", 1)[0]
 DATABASE = "bench"
+GTHREAD = "datatalks.workers.ThreadWorker"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 
@@ -158,7 +159,8 @@ class BenchEnv:
             self.server_port,
             workers=workers,
             python=self.python,
-            worker_class=kind,
+            # gthread as gunicorn.conf.py runs it (datatalks/workers.py).
+            worker_class=GTHREAD if kind == "gthread" else kind,
             threads=threads,
             timeout=60,
             graceful_timeout=5,
