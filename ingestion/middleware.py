@@ -60,6 +60,7 @@ class ApiRequestMiddleware:
         response.setdefault(
             "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
         )
+        _break_cycles(request, response)
         return response
 
     def _too_large(self, request):
@@ -104,3 +105,24 @@ def _json(response) -> dict:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _break_cycles(request, response) -> None:
+    """Lets this request's objects go when it ends, by reference counting, instead of
+    leaving them to the garbage collector: each API request left about 77 objects in
+    reference cycles (the request and its messages storage and ``auser``, DRF's view,
+    request and response), and collecting them stopped every thread of the process for 4 ms (up
+    to 17) several times a second at 600 req/s (bench/PROFILE.md). The response is
+    rendered by now; what the server still needs of it (content, headers) stays."""
+    request.__dict__.pop("_messages", None)  # its storage refers to the request
+    request.__dict__.pop("auser", None)  # partial(auser, request)
+    context = getattr(response, "renderer_context", None)
+    if not context:
+        return
+    view = context.get("view")
+    drf_request = getattr(view, "request", None)
+    if drf_request is not None:
+        drf_request.parser_context = None
+    if view is not None:
+        view.__dict__.clear()
+    response.renderer_context = None
