@@ -22,7 +22,6 @@ PG_ADMIN_URL = os.environ.get(
 )
 PG_HOST_URL = PG_ADMIN_URL.rsplit("/", 1)[0]
 DATABASE = "bench"
-GTHREAD = "datatalks.workers.ThreadWorker"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 
@@ -159,8 +158,8 @@ class BenchEnv:
             self.server_port,
             workers=workers,
             python=self.python,
-            # gthread as gunicorn.conf.py runs it (datatalks/workers.py).
-            worker_class=GTHREAD if kind == "gthread" else kind,
+            # gthread is gunicorn.conf.py's worker class, as production runs it.
+            **({} if kind == "gthread" else {"worker_class": kind}),
             threads=threads,
             timeout=60,
             graceful_timeout=5,

@@ -111,9 +111,9 @@ def _break_cycles(request, response) -> None:
     """Lets this request's objects go when it ends, by reference counting, instead of
     leaving them to the garbage collector: each API request left about 77 objects in
     reference cycles (the request and its messages storage and ``auser``, DRF's view,
-    request and response), and collecting them stopped every thread of the process for 4 ms (up
-    to 17) several times a second at 600 req/s (bench/PROFILE.md). The response is
-    rendered by now; what the server still needs of it (content, headers) stays."""
+    request and response), and collecting them stopped every thread of the process
+    for 4 ms (up to 17) several times a second at 600 req/s (bench/PROFILE.md). The
+    response is rendered by now; what the server still needs of it stays."""
     request.__dict__.pop("_messages", None)  # its storage refers to the request
     request.__dict__.pop("auser", None)  # partial(auser, request)
     context = getattr(response, "renderer_context", None)
